@@ -1,0 +1,1 @@
+"""Developer tooling: installing, finding PostgreSQL, the demo. Not loaded by Airflow."""
