@@ -1,0 +1,1 @@
+"""h2j: keeps Jira worklogs true to Harvest time entries."""
