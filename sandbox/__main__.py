@@ -1,0 +1,132 @@
+"""``python -m sandbox``: both sandbox servers on loopback, for the demo and the tests.
+
+It prints where each server listens and the two Airflow connection variables that point
+h2j at them. ``--ready-file`` receives ``{"harvest": url, "jira": url}`` once both listen
+(and hold the sample, with ``--sample``), so a caller can wait for a file instead of
+parsing output. It serves until SIGTERM or SIGINT, then stops both and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from sandbox import harvest, jira, sample
+from sandbox.server import RunningServer
+
+log = logging.getLogger(__name__)
+
+HARVEST_USER_AGENT = "h2j-sandbox@example.com"
+
+
+def connection_env(harvest_url: str, jira_url: str) -> dict[str, str]:
+    """The ``AIRFLOW_CONN_*`` variables, in Airflow's JSON form, for the two sandboxes.
+
+    JSON rather than a URI because Airflow turns an ``https://`` URI of an http connection
+    into plain http; the JSON form keeps the scheme in ``schema``.
+    """
+    harvest_conn = _endpoint(harvest_url) | {
+        "password": sample.HARVEST_TOKEN,
+        "extra": {"account_id": sample.HARVEST_ACCOUNT_ID, "user_agent": HARVEST_USER_AGENT},
+    }
+    jira_conn = _endpoint(jira_url) | {
+        "login": sample.JIRA_EMAIL,
+        "password": sample.JIRA_API_TOKEN,
+        "extra": {"api_version": "3", "site": sample.JIRA_SITE},
+    }
+    return {
+        "AIRFLOW_CONN_HARVEST_DEFAULT": json.dumps(harvest_conn),
+        "AIRFLOW_CONN_JIRA_DEFAULT": json.dumps(jira_conn),
+    }
+
+
+def _endpoint(url: str) -> dict:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return {"conn_type": "http", "schema": parts.scheme, "host": parts.hostname, "port": port}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="Serve the Harvest and Jira sandboxes on 127.0.0.1 until stopped.",
+    )
+    parser.add_argument("--harvest-port", type=int, default=5010, help="0 picks a free port")
+    parser.add_argument("--jira-port", type=int, default=5020, help="0 picks a free port")
+    parser.add_argument("--sample", action="store_true", help="load the generated sample")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--people", type=int, default=12)
+    parser.add_argument("--month", help="YYYY-MM of the sample; default: last month")
+    parser.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="turn off Harvest's 100 requests per 15 seconds",
+    )
+    parser.add_argument("--ready-file", type=Path, help="write the two URLs here as JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    limits = {"rate_limit": None} if args.no_rate_limit else {}
+    servers = {
+        "harvest": RunningServer(harvest.create_app(**limits), port=args.harvest_port),
+        "jira": RunningServer(jira.create_app(), port=args.jira_port),
+    }
+    try:
+        for server in servers.values():
+            server.start()
+        urls = {name: server.url for name, server in servers.items()}
+        if args.sample:
+            _load_sample(urls, args)
+        _announce(urls)
+        if args.ready_file:
+            _write_atomically(args.ready_file, json.dumps(urls))
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for server in servers.values():
+            server.stop()
+    log.info("Sandbox servers stopped")
+    return 0
+
+
+def _load_sample(urls: dict[str, str], args: argparse.Namespace) -> None:
+    """Load the sample through each server's own admin API, as a test would."""
+    data = sample.generate(seed=args.seed, people=args.people, month=args.month)
+    for name, url in urls.items():
+        response = requests.put(f"{url}/_sandbox/state", json=data[name], timeout=30)
+        response.raise_for_status()
+    log.info("Loaded sample (seed %s): %s", args.seed, sample.state_summary(data))
+
+
+def _announce(urls: dict[str, str]) -> None:
+    print(f"Harvest sandbox: {urls['harvest']}", flush=True)
+    print(f"Jira sandbox:    {urls['jira']}", flush=True)
+    for name, value in connection_env(urls["harvest"], urls["jira"]).items():
+        print(f"export {name}={shlex.quote(value)}", flush=True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write then rename, so a reader polling for the file never sees half of it."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
