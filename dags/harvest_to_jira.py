@@ -1,0 +1,183 @@
+"""
+# Harvest to Jira worklogs
+
+Keeps Jira worklogs true to Harvest time entries. Every entry whose notes name a Jira issue
+(or that Harvest's Jira integration linked) becomes one worklog on that issue; when the
+entry is edited, re-pointed to another issue or deleted in Harvest, the worklog follows,
+and Jira's remaining estimate moves with every change (`adjustEstimate=auto`).
+
+**Steps.** `prepare` creates or upgrades the ledger schema and settles the window;
+`list_users` and `list_projects` read Harvest's active users and Jira's project keys;
+`extract` (one task per person) stages that person's entries in PostgreSQL; `diff` compares
+the staging table with the ledger of what h2j wrote to Jira and plans, per entry, create,
+update, move, delete or unchanged; `load` (one task per person) applies the plan and
+records each outcome in the ledger; `report` sums it up and fails the run if anyone failed.
+
+**Connections.** `harvest_default` (http: API host, password = personal access token,
+extra `account_id` and `user_agent`), `jira_default` (http: site URL, login = e-mail and
+password = API token, or extra `auth: bearer` with a personal access token; extra
+`api_version` "3" or "2", optional `site`), `h2j_postgres` (postgres: the ledger database,
+schema `h2j`, created on first use).
+
+**Params.** `from_date` / `to_date` (inclusive; empty = from the first day of last month to
+the run's date), `users` (Harvest user ids or e-mails; empty = every active user), `dry_run`
+(plan and report, write nothing to Jira), `adjust_estimate` (auto or leave; empty = the
+`h2j_adjust_estimate` Variable, default auto).
+
+**Reruns.** Every run compares Harvest with the ledger, so running a window again changes
+nothing that is already right. Clearing one person's failed `load` task re-plans and
+re-applies that person alone. A backfill syncs the window of each run's own date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from h2j import flow
+from h2j.report import build_report, headline, report_table
+
+PERSON = "{{ task.op_kwargs['user']['name'] }}"
+
+
+@dag(
+    dag_id="harvest_to_jira",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=2),
+        "execution_timeout": dt.timedelta(hours=1),
+    },
+    tags=["h2j", "harvest", "jira"],
+    doc_md=__doc__,
+    params={
+        "from_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="From date",
+            description="First day to sync (inclusive). Empty: the first day of last month.",
+        ),
+        "to_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="To date",
+            description="Last day to sync (inclusive). Empty: the run's date.",
+        ),
+        "users": Param(
+            None,
+            type=["null", "array"],
+            items={"type": ["string", "integer"]},
+            title="Users",
+            description="Harvest user ids or e-mails, one per line. Empty: every active user.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Plan and report, but write nothing to Jira or the ledger.",
+        ),
+        "adjust_estimate": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "auto", "leave"],
+            title="Adjust remaining estimate",
+            description="auto: Jira's rule; leave: never touch "
+            "estimates. Empty: the h2j_adjust_estimate "
+            "Variable (default auto).",
+        ),
+    },
+)
+def harvest_to_jira():
+    @task
+    def prepare() -> dict:
+        """Ensure the ledger schema and settle the run's date window."""
+        context = get_current_context()
+        end = context.get("data_interval_end") or context["dag_run"].run_after
+        params = context["params"]
+        return flow.prepare(params["from_date"], params["to_date"], dt.date(*end.timetuple()[:3]))
+
+    @task
+    def list_users() -> list[dict]:
+        """Active Harvest users, narrowed by the users param."""
+        return flow.select_users(get_current_context()["params"]["users"])
+
+    @task
+    def list_projects() -> list[str]:
+        """Jira project keys: a key in the notes must name one of them."""
+        return flow.known_projects()
+
+    @task(map_index_template=PERSON)
+    def extract(user: dict, window: dict, projects: list[str]) -> dict:
+        """Stage one person's Harvest entries for the window."""
+        return flow.extract(user, window, projects, get_current_context()["run_id"])
+
+    @task(trigger_rule="all_done")
+    def diff(users: list[dict], window: dict) -> dict:
+        """Plan every extracted person's changes in one SQL statement."""
+        return flow.diff(users, window, get_current_context()["run_id"])
+
+    @task(map_index_template=PERSON, trigger_rule="all_done")
+    def load(user: dict, window: dict, projects: list[str]) -> dict:
+        """Apply one person's plan to Jira and record it in the ledger."""
+        context = get_current_context()
+        params = context["params"]
+        summary = flow.load(
+            user,
+            window,
+            projects,
+            context["run_id"],
+            dry_run=params["dry_run"],
+            adjust_override=params["adjust_estimate"],
+        ).as_dict()
+        context["ti"].xcom_push(key="summary", value=summary)
+        if summary["failures"]:
+            raise AirflowFailException(
+                f"{summary['failed']} of {user['name']}'s entries failed; see the log. "
+                "Fix the cause, then clear this task to retry this person alone."
+            )
+        return summary
+
+    @task(trigger_rule="all_done")
+    def report(users: list[dict]) -> dict:
+        """Sum the run up per person; fail the run when anyone failed."""
+        context = get_current_context()
+        ti = context["ti"]
+        indexes = list(range(len(users)))
+        extracts = ti.xcom_pull(task_ids="extract", map_indexes=indexes) or []
+        loads = ti.xcom_pull(task_ids="load", key="summary", map_indexes=indexes) or []
+        result = build_report(
+            users,
+            {
+                int(u["id"]): (extracts[i] if i < len(extracts) else None)
+                for i, u in enumerate(users)
+            },
+            {int(u["id"]): (loads[i] if i < len(loads) else None) for i, u in enumerate(users)},
+            dry_run=context["params"]["dry_run"],
+        )
+        print(report_table(result))
+        print(headline(result))
+        if result["failed_users"]:
+            raise AirflowFailException(headline(result))
+        return result
+
+    window = prepare()
+    users = list_users()
+    projects = list_projects()
+    window >> [users, projects]
+    extracted = extract.partial(window=window, projects=projects).expand(user=users)
+    planned = diff(users, window)
+    extracted >> planned
+    loaded = load.partial(window=window, projects=projects).expand(user=users)
+    planned >> loaded
+    loaded >> report(users)
+
+
+harvest_to_jira()

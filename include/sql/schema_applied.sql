@@ -1,0 +1,1 @@
+SELECT version FROM h2j.schema_version

@@ -1,0 +1,197 @@
+"""The bodies of the ``harvest_to_jira`` tasks; the DAG file only wires them.
+
+Each function opens what it needs (hooks, a ledger connection) when it runs, never at
+import, and returns only small JSON values for XCom: ids, names, counts and errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from contextlib import closing
+from typing import Any
+from urllib.parse import urlsplit
+
+from h2j import settings
+from h2j.extract import extract_user
+from h2j.harvest_hook import HarvestHook
+from h2j.issues import IssueResolver
+from h2j.jira_hook import JiraHook
+from h2j.load import Summary, Target, load_user
+from h2j.schema import ensure_schema
+from h2j.sql import connect, sql
+from h2j.staging import Person
+from h2j.timezones import iana_zone
+from h2j.window import Window, resolve_window
+
+log = logging.getLogger(__name__)
+
+HARVEST_CONN_ID = "harvest_default"
+JIRA_CONN_ID = "jira_default"
+LEDGER_CONN_ID = "h2j_postgres"
+
+
+def prepare(from_date: str | None, to_date: str | None, interval_end: dt.date) -> dict:
+    """Make sure the ledger schema is current and settle the run's window."""
+    window = resolve_window(from_date, to_date, interval_end)
+    with closing(connect(LEDGER_CONN_ID)) as conn:
+        ensure_schema(conn)
+        keep = int(settings.setting("h2j_staging_keep_days"))
+        with conn.transaction():
+            conn.execute(sql("housekeeping"), {"keep_days": keep})
+    log.info("Syncing Harvest entries dated %s", window)
+    return window.as_dict()
+
+
+def select_users(requested: list[Any] | None) -> list[dict[str, Any]]:
+    """Active Harvest users, narrowed to the ids or e-mails a person asked for."""
+    harvest = HarvestHook(harvest_conn_id=HARVEST_CONN_ID)
+    users = [user_summary(user) for user in harvest.iter_users(is_active=True)]
+    if not requested:
+        log.info("Syncing all %s active Harvest users", len(users))
+        return users
+
+    wanted = {str(value).strip().lower() for value in requested if str(value).strip()}
+    chosen = [u for u in users if str(u["id"]) in wanted or (u["email"] or "").lower() in wanted]
+    matched = {str(u["id"]) for u in chosen} | {(u["email"] or "").lower() for u in chosen}
+    missing = sorted(wanted - matched)
+    if missing:
+        log.warning("No active Harvest user matches %s", ", ".join(missing))
+    if not chosen:
+        raise ValueError(f"none of the requested users is an active Harvest user: {requested}")
+    log.info("Syncing %s of %s active Harvest users", len(chosen), len(users))
+    return chosen
+
+
+def user_summary(user: dict[str, Any]) -> dict[str, Any]:
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+    return {
+        "id": int(user["id"]),
+        "name": name or f"user {user['id']}",
+        "email": user.get("email"),
+        "timezone": user.get("timezone"),
+    }
+
+
+def known_projects() -> list[str]:
+    """Keys of the Jira projects the service account can see: keys in notes must be one."""
+    keys = sorted(
+        {project["key"].upper() for project in JiraHook(jira_conn_id=JIRA_CONN_ID).projects()}
+    )
+    log.info("Jira knows %s projects", len(keys))
+    return keys
+
+
+def jira_site(jira: JiraHook) -> tuple[str, str | None]:
+    """The site the ledger keys on, and the host external references must name (if set)."""
+    conn = jira.get_connection(jira.jira_conn_id)
+    extra = conn.extra_dejson or {}
+    configured = extra.get("site")
+    host = conn.host or ""
+    base = urlsplit(host if "://" in host else f"//{host}")
+    site = configured or f"{base.hostname or host}{base.path.rstrip('/')}"
+    return site, configured
+
+
+def person_for(user: dict[str, Any]) -> Person:
+    zone = iana_zone(user.get("timezone"), settings.setting("h2j_default_timezone"))
+    return Person(user_id=int(user["id"]), name=user["name"], zone=zone)
+
+
+def _resolver(run_id: str, site: str, site_host: str | None, projects, jira: JiraHook):
+    lookups = connect(LEDGER_CONN_ID)
+    lookups.autocommit = True
+    return IssueResolver(
+        conn=lookups,
+        run_id=run_id,
+        site=site,
+        known_projects=projects,
+        lookup=jira.get_issue,
+        site_host=site_host,
+    )
+
+
+def extract(user: dict[str, Any], window: dict, projects: list[str], run_id: str) -> dict:
+    """Stage one person's entries for the window."""
+    jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
+    site, site_host = jira_site(jira)
+    resolver = _resolver(run_id, site, site_host, projects, jira)
+    with closing(resolver.conn), closing(connect(LEDGER_CONN_ID)) as conn:
+        summary = extract_user(
+            conn=conn,
+            harvest=HarvestHook(harvest_conn_id=HARVEST_CONN_ID),
+            resolver=resolver,
+            run_id=run_id,
+            person=person_for(user),
+            window=Window.from_dict(window),
+        )
+    return {"user_id": user["id"], "user": user["name"], **summary}
+
+
+def diff(users: list[dict[str, Any]], window: dict, run_id: str) -> dict[str, Any]:
+    """Write the run's plan for every user whose extract finished, in one statement."""
+    jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
+    site, _ = jira_site(jira)
+    user_ids = [int(user["id"]) for user in users]
+    with closing(connect(LEDGER_CONN_ID)) as conn, conn.transaction():
+        extracted = [
+            row[0]
+            for row in conn.execute(
+                sql("extracted_users"), {"run_id": run_id, "user_ids": user_ids}
+            )
+        ]
+        params = {"run_id": run_id, "site": site, "user_ids": extracted, **window}
+        conn.execute(sql("plan_clear"), params)
+        conn.execute(sql("plan_write"), params)
+        rows = conn.execute(sql("plan_counts"), params).fetchall()
+    totals: dict[str, int] = {}
+    for _user_id, action, entries in rows:
+        totals[action] = totals.get(action, 0) + entries
+    log.info(
+        "Plan for %s of %s users: %s",
+        len(extracted),
+        len(user_ids),
+        ", ".join(f"{n} {action}" for action, n in sorted(totals.items())) or "nothing",
+    )
+    missing = sorted(set(user_ids) - set(extracted))
+    return {"users_planned": len(extracted), "users_not_extracted": missing, **totals}
+
+
+def load(
+    user: dict[str, Any],
+    window: dict,
+    projects: list[str],
+    run_id: str,
+    *,
+    dry_run: bool,
+    adjust_override: str | None,
+) -> Summary:
+    """Apply one person's plan to Jira (or only count it, in a dry run)."""
+    jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
+    harvest = HarvestHook(harvest_conn_id=HARVEST_CONN_ID)
+    site, site_host = jira_site(jira)
+    resolver = _resolver(run_id, site, site_host, projects, jira)
+    with closing(resolver.conn), closing(connect(LEDGER_CONN_ID)) as conn:
+        extracted = conn.execute(
+            sql("extracted_users"), {"run_id": run_id, "user_ids": [int(user["id"])]}
+        ).fetchall()
+        conn.commit()
+        if not extracted:
+            raise RuntimeError(
+                f"{user['name']} (user {user['id']}) has no finished extract in this run; "
+                "clear their extract task first"
+            )
+        target = Target(
+            conn=conn,
+            jira=jira,
+            harvest=harvest,
+            resolver=resolver,
+            run_id=run_id,
+            site=site,
+            harvest_account=str(harvest.account_id),
+            person=person_for(user),
+            window=Window.from_dict(window),
+            adjust_estimate=settings.adjust_estimate(adjust_override),
+            dry_run=dry_run,
+        )
+        return load_user(target)

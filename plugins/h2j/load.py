@@ -1,0 +1,351 @@
+"""Apply one person's plan to Jira and record every outcome in the ledger.
+
+Each Jira write is preceded by an intent row and followed by its outcome, each in its own
+short transaction, so that whatever fails in between, the next attempt knows to read
+Jira back before writing again. One failed entry never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from h2j.errors import AmbiguousWrite, ApiError
+from h2j.issues import IssueResolver
+from h2j.sql import sql
+from h2j.staging import Person, stage_entry, write_staging
+from h2j.window import Window
+
+log = logging.getLogger(__name__)
+
+PROPERTY_KEY = "h2j"
+ACTIONS = ("created", "updated", "moved", "deleted", "unchanged", "skipped", "failed")
+
+
+@dataclass
+class Target:
+    """Where one person's worklogs go and how they are written."""
+
+    conn: psycopg.Connection
+    jira: Any
+    harvest: Any
+    resolver: IssueResolver
+    run_id: str
+    site: str
+    harvest_account: str
+    person: Person
+    window: Window
+    adjust_estimate: str = "auto"
+    dry_run: bool = False
+
+
+@dataclass
+class Summary:
+    user_id: int
+    user: str
+    counts: Counter = field(default_factory=Counter)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    seconds_pushed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "user": self.user,
+            **{action: self.counts[action] for action in ACTIONS},
+            "hours_pushed": round(self.seconds_pushed / 3600, 2),
+            "failures": self.failures,
+        }
+
+
+def load_user(target: Target) -> Summary:
+    """Plan and apply this person's changes while holding their advisory lock."""
+    summary = Summary(target.person.user_id, target.person.name)
+    lock = {"site": target.site, "user_id": target.person.user_id}
+    target.conn.execute(sql("user_lock"), lock)
+    try:
+        for row in plan_rows(target):
+            apply_row(target, row, summary)
+    finally:
+        target.conn.execute(sql("user_unlock"), lock)
+        target.conn.commit()
+    log.info(
+        "%s for %s (user %s): %s created, %s updated, %s moved, %s deleted, %s unchanged, "
+        "%s skipped, %s failed",
+        "Planned" if target.dry_run else "Applied",
+        target.person.name,
+        target.person.user_id,
+        *(summary.counts[action] for action in ACTIONS),
+    )
+    return summary
+
+
+def read_plan(target: Target) -> list[dict[str, Any]]:
+    params = {
+        "run_id": target.run_id,
+        "site": target.site,
+        "user_ids": [target.person.user_id],
+        **target.window.as_dict(),
+    }
+    with target.conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql("plan_read"), params).fetchall()
+    target.conn.commit()
+    return rows
+
+
+def plan_rows(target: Target) -> list[dict[str, Any]]:
+    """The plan, after asking Harvest about every entry that vanished from the window.
+
+    An entry still in Harvest (its date left the window, say) is staged and planned
+    again like any other; only a 404 from Harvest makes a deletion.
+    """
+    rows = read_plan(target)
+    vanished = [row for row in rows if row["action"] == "verify"]
+    if not vanished:
+        return rows
+
+    gone: set[int] = set()
+    found: list[tuple] = []
+    for row in vanished:
+        entry = target.harvest.get_time_entry(row["entry_id"])
+        if entry is None:
+            gone.add(row["entry_id"])
+        else:
+            found.append(stage_entry(entry, target.person, target.resolver, target.run_id))
+    if found:
+        with target.conn.transaction():
+            write_staging(target.conn, found)
+        rows = read_plan(target)
+    for row in rows:
+        if row["action"] == "verify" and row["entry_id"] in gone:
+            row.update(action="delete", reason="deleted in Harvest")
+    return rows
+
+
+def apply_row(target: Target, row: dict[str, Any], summary: Summary) -> None:
+    action = row["action"]
+    if action == "unchanged":
+        summary.counts["unchanged"] += 1
+        return
+    if action in ("skip", "verify"):
+        summary.counts["skipped"] += 1
+        return
+    if action == "fail":
+        fail(target, row, summary, None, row["reason"], ambiguous=False)
+        return
+    if target.dry_run:
+        summary.counts[PAST[action]] += 1
+        return
+
+    try:
+        APPLY[action](target, row)
+    except AmbiguousWrite as exc:
+        fail(target, row, summary, exc.status, str(exc), ambiguous=True)
+        return
+    except ApiError as exc:
+        fail(target, row, summary, exc.status, exc.message or str(exc), ambiguous=False)
+        return
+    summary.counts[PAST[action]] += 1
+    if action != "delete":
+        summary.seconds_pushed += row["seconds"] or 0
+
+
+def fail(
+    target: Target,
+    row: dict[str, Any],
+    summary: Summary,
+    status: int | None,
+    message: str,
+    *,
+    ambiguous: bool,
+) -> None:
+    issue = row["issue_key"] or row["old_issue_key"] or row["issue_id"] or row["old_issue_id"]
+    log.error(
+        "Entry %s of %s on %s failed to %s: %s%s",
+        row["entry_id"],
+        summary.user,
+        issue,
+        row["action"],
+        f"HTTP {status} " if status else "",
+        message,
+    )
+    summary.counts["failed"] += 1
+    summary.failures.append(
+        {
+            "entry_id": row["entry_id"],
+            "issue": issue,
+            "action": row["action"],
+            "status": status,
+            "message": message,
+        }
+    )
+    if target.dry_run:
+        return
+    with target.conn.transaction():
+        target.conn.execute(
+            sql("ledger_failed"),
+            {
+                **ledger_keys(target, row),
+                "issue_id": row["issue_id"] or row["old_issue_id"],
+                "issue_key": row["issue_key"] or row["old_issue_key"],
+                "spent_date": row["spent_date"],
+                "error": message[:2000],
+                "ambiguous": ambiguous,
+            },
+        )
+
+
+def ledger_keys(target: Target, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "site": target.site,
+        "entry_id": row["entry_id"],
+        "harvest_account": target.harvest_account,
+        "user_id": target.person.user_id,
+        "run_id": target.run_id,
+    }
+
+
+def payload_hash(row: dict[str, Any], action: str) -> str:
+    payload = [action, row["issue_id"], row["seconds"], row["started"], row["comment_hash"]]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+
+
+def record_intent(
+    target: Target, row: dict[str, Any], action: str, issue_id: str | None, issue_key: str | None
+) -> None:
+    with target.conn.transaction():
+        target.conn.execute(
+            sql("ledger_intent"),
+            {
+                **ledger_keys(target, row),
+                "issue_id": issue_id,
+                "issue_key": issue_key,
+                "worklog_id": row["worklog_id"],
+                "spent_date": row["spent_date"],
+                "action": action,
+                "payload_hash": payload_hash(row, action),
+            },
+        )
+
+
+def record_synced(target: Target, row: dict[str, Any], worklog_id: str) -> None:
+    with target.conn.transaction():
+        target.conn.execute(
+            sql("ledger_synced"),
+            {
+                **ledger_keys(target, row),
+                "issue_id": row["issue_id"],
+                "issue_key": row["issue_key"],
+                "worklog_id": str(worklog_id),
+                "seconds": row["seconds"],
+                "started": row["started"],
+                "spent_date": row["spent_date"],
+                "comment_hash": row["comment_hash"],
+            },
+        )
+
+
+def record_deleted(target: Target, row: dict[str, Any]) -> None:
+    with target.conn.transaction():
+        target.conn.execute(sql("ledger_deleted"), ledger_keys(target, row))
+
+
+def h2j_property(target: Target, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "entry_id": row["entry_id"],
+        "account_id": target.harvest_account,
+        "user_id": target.person.user_id,
+    }
+
+
+def find_own_worklog(target: Target, issue_id: str, entry_id: int) -> dict[str, Any] | None:
+    """The worklog on ``issue_id`` that h2j wrote for ``entry_id``, if Jira holds one."""
+    for worklog in target.jira.iter_worklogs(issue_id, expand_properties=True):
+        for prop in worklog.get("properties") or []:
+            value = prop.get("value") if prop.get("key") == PROPERTY_KEY else None
+            if (
+                isinstance(value, dict)
+                and value.get("entry_id") == entry_id
+                and str(value.get("account_id")) == str(target.harvest_account)
+            ):
+                return worklog
+    return None
+
+
+def create(target: Target, row: dict[str, Any]) -> None:
+    """Create the worklog, or adopt the one an earlier attempt created unseen."""
+    if row["pending_action"] == "create":
+        existing = find_own_worklog(target, row["issue_id"], row["entry_id"])
+        if existing is not None:
+            log.warning(
+                "Entry %s: adopting worklog %s that an earlier attempt created on %s",
+                row["entry_id"],
+                existing["id"],
+                row["issue_key"],
+            )
+            row = {**row, "worklog_id": str(existing["id"])}
+            update(target, row)
+            return
+
+    record_intent(target, row, "create", row["issue_id"], row["issue_key"])
+    worklog = target.jira.add_worklog(
+        row["issue_id"],
+        started=row["started"],
+        seconds=row["seconds"],
+        comment=row["comment"] or "",
+        properties={PROPERTY_KEY: h2j_property(target, row)},
+        adjust_estimate=target.adjust_estimate,
+    )
+    record_synced(target, row, worklog["id"])
+
+
+def update(target: Target, row: dict[str, Any]) -> None:
+    """Rewrite the worklog; one deleted by hand in Jira is created again."""
+    record_intent(target, row, "update", row["issue_id"], row["issue_key"])
+    try:
+        target.jira.update_worklog(
+            row["issue_id"],
+            row["worklog_id"],
+            started=row["started"],
+            seconds=row["seconds"],
+            comment=row["comment"] or "",
+            adjust_estimate=target.adjust_estimate,
+        )
+    except ApiError as exc:
+        if exc.status != 404 or isinstance(exc, AmbiguousWrite):
+            raise
+        log.warning(
+            "Entry %s: worklog %s is gone from %s; creating it again",
+            row["entry_id"],
+            row["worklog_id"],
+            row["issue_key"],
+        )
+        record_deleted(target, row)
+        create(target, {**row, "worklog_id": None, "pending_action": None})
+        return
+    record_synced(target, row, row["worklog_id"])
+
+
+def delete(target: Target, row: dict[str, Any]) -> None:
+    """Remove the worklog from the issue it is on (the ledger's issue)."""
+    record_intent(target, row, "delete", row["old_issue_id"], row["old_issue_key"])
+    target.jira.delete_worklog(
+        row["old_issue_id"], row["worklog_id"], adjust_estimate=target.adjust_estimate
+    )
+    record_deleted(target, row)
+
+
+def move(target: Target, row: dict[str, Any]) -> None:
+    """Re-pointed entry: the hours leave the old issue, then arrive on the new one."""
+    delete(target, row)
+    create(target, {**row, "worklog_id": None, "pending_action": None})
+
+
+APPLY = {"create": create, "update": update, "delete": delete, "move": move}
+PAST = {"create": "created", "update": "updated", "delete": "deleted", "move": "moved"}

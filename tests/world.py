@@ -1,0 +1,132 @@
+"""A test's view of Harvest and Jira: people log time, Jira shows worklogs and estimates.
+
+Everything goes through the sandboxes' public APIs (and their admin API for what a person
+would do in a product's UI, such as creating an issue), over real sockets.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import requests
+
+HARVEST_HEADERS = {
+    "Authorization": "Bearer sandbox-harvest-token",
+    "Harvest-Account-Id": "1234567",
+    "User-Agent": "h2j tests (tests@example.com)",
+}
+JIRA_AUTH = ("h2j-bot@example.com", "sandbox-jira-token")
+HOUR = 3600
+
+
+class World:
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.harvest = sandbox.harvest_url
+        self.jira = sandbox.jira_url
+
+    def add_person(
+        self, first: str, last: str, timezone: str = "UTC", user_id: int | None = None
+    ) -> int:
+        """A Harvest user, added like an administrator would (here: via the state)."""
+        state = self.sandbox.state("harvest")
+        template = copy.deepcopy(state["users"][0])
+        user_id = user_id or max(u["id"] for u in state["users"]) + 1000
+        template.update(
+            id=user_id,
+            first_name=first,
+            last_name=last,
+            timezone=timezone,
+            email=f"{first.lower()}.{last.lower()}@example.com",
+            is_active=True,
+            access_roles=["member"],
+        )
+        state["users"].append(template)
+        self.sandbox.load(harvest=state)
+        return user_id
+
+    def log(
+        self, user_id: int, day: dt.date | str, hours: float, notes: str | None = "", **fields: Any
+    ) -> int:
+        body = {
+            "user_id": user_id,
+            "project_id": 501,
+            "task_id": 11,
+            "spent_date": str(day),
+            "hours": hours,
+            "notes": notes,
+            **fields,
+        }
+        response = requests.post(
+            f"{self.harvest}/v2/time_entries", json=body, headers=HARVEST_HEADERS, timeout=10
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def edit(self, entry_id: int, **fields: Any) -> dict[str, Any]:
+        response = requests.patch(
+            f"{self.harvest}/v2/time_entries/{entry_id}",
+            json=fields,
+            headers=HARVEST_HEADERS,
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def delete(self, entry_id: int) -> None:
+        response = requests.delete(
+            f"{self.harvest}/v2/time_entries/{entry_id}", headers=HARVEST_HEADERS, timeout=10
+        )
+        assert response.status_code == 200, response.text
+
+    def stop_timer(self, entry_id: int) -> None:
+        response = requests.patch(
+            f"{self.harvest}/v2/time_entries/{entry_id}/stop", headers=HARVEST_HEADERS, timeout=10
+        )
+        assert response.status_code == 200, response.text
+
+    def add_issue(self, key: str, estimate_hours: float | None = None, **spec: Any) -> str:
+        seconds = None if estimate_hours is None else int(estimate_hours * HOUR)
+        body = {"key": key, "original_estimate_seconds": seconds, **spec}
+        issue = self.sandbox.admin("jira", "POST", "/issues", json=body).json()
+        return issue["id"]
+
+    def change_issue(self, key: str, **changes: Any) -> dict[str, Any]:
+        return self.sandbox.admin("jira", "PATCH", f"/issues/{key}", json=changes).json()
+
+    def issue(self, key: str) -> dict[str, Any]:
+        """Jira's time tracking of an issue, in seconds."""
+        response = requests.get(
+            f"{self.jira}/rest/api/3/issue/{key}",
+            params={"fields": "timetracking"},
+            auth=JIRA_AUTH,
+            timeout=10,
+        )
+        response.raise_for_status()
+        tracking = response.json()["fields"]["timetracking"]
+        return {
+            "spent": tracking.get("timeSpentSeconds", 0),
+            "remaining": tracking.get("remainingEstimateSeconds"),
+            "original": tracking.get("originalEstimateSeconds"),
+        }
+
+    def worklogs(self, key: str) -> list[dict[str, Any]]:
+        response = requests.get(
+            f"{self.jira}/rest/api/3/issue/{key}/worklog",
+            params={"expand": "properties"},
+            auth=JIRA_AUTH,
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["worklogs"]
+
+    def jira_writes(self) -> int:
+        """POST, PUT and DELETE calls the Jira sandbox served since the last reset."""
+        seen = self.sandbox.requests_seen("jira")
+        return sum(
+            n
+            for route, n in seen.items()
+            if route.split(" ")[0] in ("POST", "PUT", "DELETE") and "/worklog/list" not in route
+        )
