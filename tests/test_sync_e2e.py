@@ -41,3 +41,64 @@ def test_edit_from_6h_to_3h_leaves_7h_remaining(world, run_dag, ledger_dsn):
     assert worklog["timeSpentSeconds"] == 3 * HOUR
     row = ledger(ledger_dsn)[entry]
     assert (row["worklog_id"], row["seconds"], row["state"]) == (worklog["id"], 3 * HOUR, "synced")
+
+
+def total_on(world: World, key: str) -> int:
+    return sum(w["timeSpentSeconds"] for w in world.worklogs(key))
+
+
+def test_lifecycle_of_edits_deletes_repoints_and_timers(world, run_dag, ledger_dsn, sandbox):
+    for key in ("OPS-2", "OPS-3", "WEB-7"):
+        world.add_issue(key, estimate_hours=20)
+    ada = world.add_person("Ada", "Lovelace", "London")
+    grace = world.add_person("Grace", "Hopper", "Eastern Time (US & Canada)")
+    edited = world.log(ada, "2026-11-03", 2, "OPS-2 review")
+    deleted = world.log(ada, "2026-11-04", 1.5, "ops-3: on-call")
+    repointed = world.log(ada, "2026-11-05", 1, "OPS-2 planning")
+    redated = world.log(grace, "2026-11-10", 2.01, "Pairing on web-7 with Ada")
+    zeroed = world.log(grace, "2026-11-11", 0.75, "WEB-7 fix")
+    tiny = world.log(grace, "2026-11-12", 0.01, "WEB-7 glance")
+    no_key = world.log(grace, "2026-11-12", 1, "standup, UTF-8 encoding chat")
+    timer = world.log(ada, "2026-11-06", None, "OPS-3 incident")
+    world.edit(timer, hours=1.5)
+
+    first = run_dag(WINDOW)
+    assert first.succeeded, first
+    assert total_on(world, "OPS-2") == 3 * HOUR
+    assert total_on(world, "OPS-3") == int(1.5 * HOUR), "a running timer waits"
+    assert total_on(world, "WEB-7") == 7236 + 2700 + 60
+    rows = ledger(ledger_dsn)
+    assert no_key not in rows and timer not in rows
+    assert rows[tiny]["seconds"] == 60
+
+    world.edit(edited, hours=4)
+    world.delete(deleted)
+    world.edit(repointed, notes="WEB-7 planning, moved from OPS-2")
+    world.edit(redated, spent_date="2026-11-09")
+    world.edit(zeroed, hours=0)
+    world.stop_timer(timer)
+    sandbox.forget_requests()
+
+    second = run_dag(WINDOW)
+    assert second.succeeded, second
+    summary_ada, summary_grace = (second.summaries[n] for n in ("Ada Lovelace", "Grace Hopper"))
+    assert (summary_ada["updated"], summary_ada["deleted"], summary_ada["moved"],
+            summary_ada["created"]) == (1, 1, 1, 1)
+    assert (summary_grace["updated"], summary_grace["deleted"]) == (1, 1)
+    assert total_on(world, "OPS-2") == 4 * HOUR
+    assert total_on(world, "OPS-3") == int(1.5 * HOUR)
+    assert total_on(world, "WEB-7") == 7236 + 60 + HOUR
+    assert world.issue("OPS-2")["remaining"] == 16 * HOUR
+    assert world.issue("WEB-7")["remaining"] == 20 * HOUR - (7236 + 60 + HOUR)
+    [moved_log] = [w for w in world.worklogs("WEB-7") if w["timeSpentSeconds"] == HOUR]
+    rows = ledger(ledger_dsn)
+    assert rows[repointed]["worklog_id"] == moved_log["id"]
+    assert rows[deleted]["state"] == rows[zeroed]["state"] == "deleted"
+    assert rows[redated]["started"].startswith("2026-11-09T09:00:00.000-0500")
+
+    sandbox.forget_requests()
+    third = run_dag(WINDOW)
+    assert third.succeeded, third
+    assert world.jira_writes() == 0, sandbox.requests_seen("jira")
+    assert third.report["totals"]["unchanged"] == 5
+    assert third.report["totals"]["skipped"] == 2
