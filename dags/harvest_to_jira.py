@@ -114,9 +114,9 @@ def harvest_to_jira():
         """Jira project keys: a key in the notes must name one of them."""
         return flow.known_projects()
 
-    @task(map_index_template=PERSON)
+    # A mapped task does not take its doc from the docstring, so it is given explicitly.
+    @task(map_index_template=PERSON, doc_md="Stage one person's Harvest entries for the window.")
     def extract(user: dict, window: dict, projects: list[str]) -> dict:
-        """Stage one person's Harvest entries for the window."""
         return flow.extract(user, window, projects, get_current_context()["run_id"])
 
     @task(trigger_rule="all_done")
@@ -124,9 +124,12 @@ def harvest_to_jira():
         """Plan every extracted person's changes in one SQL statement."""
         return flow.diff(users, window, get_current_context()["run_id"])
 
-    @task(map_index_template=PERSON, trigger_rule="all_done")
+    @task(
+        map_index_template=PERSON,
+        trigger_rule="all_done",
+        doc_md="Apply one person's plan to Jira and record each outcome in the ledger.",
+    )
     def load(user: dict, window: dict, projects: list[str]) -> dict:
-        """Apply one person's plan to Jira and record it in the ledger."""
         context = get_current_context()
         params = context["params"]
         summary = flow.load(

@@ -68,7 +68,8 @@ def test_lifecycle_of_edits_deletes_repoints_and_timers(world, run_dag, ledger_d
     assert total_on(world, "OPS-3") == int(1.5 * HOUR), "a running timer waits"
     assert total_on(world, "WEB-7") == 7236 + 2700 + 60
     rows = ledger(ledger_dsn)
-    assert no_key not in rows and timer not in rows
+    assert no_key not in rows
+    assert timer not in rows
     assert rows[tiny]["seconds"] == 60
 
     world.edit(edited, hours=4)
@@ -82,8 +83,12 @@ def test_lifecycle_of_edits_deletes_repoints_and_timers(world, run_dag, ledger_d
     second = run_dag(WINDOW)
     assert second.succeeded, second
     summary_ada, summary_grace = (second.summaries[n] for n in ("Ada Lovelace", "Grace Hopper"))
-    assert (summary_ada["updated"], summary_ada["deleted"], summary_ada["moved"],
-            summary_ada["created"]) == (1, 1, 1, 1)
+    assert (
+        summary_ada["updated"],
+        summary_ada["deleted"],
+        summary_ada["moved"],
+        summary_ada["created"],
+    ) == (1, 1, 1, 1)
     assert (summary_grace["updated"], summary_grace["deleted"]) == (1, 1)
     assert total_on(world, "OPS-2") == 4 * HOUR
     assert total_on(world, "OPS-3") == int(1.5 * HOUR)
@@ -102,3 +107,90 @@ def test_lifecycle_of_edits_deletes_repoints_and_timers(world, run_dag, ledger_d
     assert world.jira_writes() == 0, sandbox.requests_seen("jira")
     assert third.report["totals"]["unchanged"] == 5
     assert third.report["totals"]["skipped"] == 2
+
+
+def test_closed_issue_fails_only_its_entry_and_is_reported(world, run_dag, ledger_dsn):
+    world.add_issue("OPS-4", estimate_hours=8)
+    world.add_issue("OPS-5", estimate_hours=8, closed=True)
+    ada = world.add_person("Ada", "Lovelace")
+    good = world.log(ada, "2026-11-03", 2, "OPS-4 build")
+    blocked = world.log(ada, "2026-11-04", 1, "OPS-5 late fix")
+
+    result = run_dag(WINDOW)
+
+    assert result.state == "failed"
+    assert result.task_states["load"].count("failed") == 1
+    assert total_on(world, "OPS-4") == 2 * HOUR
+    assert world.worklogs("OPS-5") == []
+    [failure] = result.summaries["Ada Lovelace"]["failures"]
+    assert failure["entry_id"] == blocked
+    assert failure["issue"] == "OPS-5"
+    assert failure["status"] == 400
+    assert "non-editable" in failure["message"]
+    rows = ledger(ledger_dsn)
+    assert rows[good]["state"] == "synced"
+    assert rows[blocked]["state"] == "failed"
+    assert rows[blocked]["worklog_id"] is None
+    assert result.report is None or "Ada Lovelace" in result.report["failed_users"]
+
+
+def test_users_filter_and_dry_run_write_nothing_for_others(world, run_dag, sandbox, ledger_dsn):
+    world.add_issue("OPS-6", estimate_hours=8)
+    ada = world.add_person("Ada", "Lovelace")
+    grace = world.add_person("Grace", "Hopper")
+    world.log(ada, "2026-11-03", 2, "OPS-6 build")
+    world.log(grace, "2026-11-03", 3, "OPS-6 test")
+
+    dry = run_dag({**WINDOW, "dry_run": True})
+    assert dry.succeeded, dry
+    assert world.jira_writes() == 0
+    assert dry.report["totals"]["created"] == 2
+    assert dry.report["dry_run"] is True
+    assert ledger(ledger_dsn) == {}
+
+    only_grace = run_dag({**WINDOW, "users": ["grace.hopper@example.com"]})
+    assert only_grace.succeeded, only_grace
+    assert list(only_grace.summaries) == ["Grace Hopper"]
+    assert total_on(world, "OPS-6") == 3 * HOUR
+
+    by_id = run_dag({**WINDOW, "users": [str(ada)]})
+    assert by_id.succeeded, by_id
+    assert total_on(world, "OPS-6") == 5 * HOUR
+
+
+def test_past_month_window_and_external_reference_links(world, run_dag, ledger_dsn):
+    issue_id = world.add_issue("DATA2-9", estimate_hours=5)
+    ada = world.add_person("Ada", "Lovelace", "Kolkata")
+    reference = {
+        "id": issue_id,
+        "group_id": "10000",
+        "service": "h2j-sandbox.atlassian.net",
+        "permalink": "https://h2j-sandbox.atlassian.net/browse/DATA2-9",
+    }
+    linked = world.log(
+        ada, "2026-07-15", 1.25, "call with the vendor", external_reference=reference
+    )
+    elsewhere = world.log(
+        ada,
+        "2026-07-16",
+        1,
+        "sync",
+        external_reference={
+            **reference,
+            "service": "other.atlassian.net",
+            "permalink": "https://other.atlassian.net/browse/DATA2-9",
+        },
+    )
+    world.log(ada, "2026-08-01", 2, "DATA2-9 outside the window")
+
+    result = run_dag({"from_date": "2026-07-01", "to_date": "2026-07-31"})
+
+    assert result.succeeded, result
+    [worklog] = world.worklogs("DATA2-9")
+    assert worklog["timeSpentSeconds"] == 4500
+    assert worklog["started"].startswith("2026-07-15")
+    rows = ledger(ledger_dsn)
+    assert rows[linked]["issue_id"] == issue_id
+    assert rows[linked]["started"] == "2026-07-15T09:00:00.000+0530"
+    assert elsewhere not in rows
+    assert world.issue("DATA2-9")["remaining"] == 5 * HOUR - 4500
