@@ -31,6 +31,8 @@ def test_edit_from_6h_to_3h_leaves_7h_remaining(world, run_dag, ledger_dsn):
 
     first = run_dag(WINDOW)
     assert first.succeeded, first
+    assert "Ada Lovelace" in first.map_names["extract"]
+    assert "Ada Lovelace" in first.map_names["load"]
     assert world.issue("OPS-1") == {"spent": 6 * HOUR, "remaining": 4 * HOUR, "original": 10 * HOUR}
 
     world.edit(entry, hours=3)
@@ -194,3 +196,23 @@ def test_past_month_window_and_external_reference_links(world, run_dag, ledger_d
     assert rows[linked]["started"] == "2026-07-15T09:00:00.000+0530"
     assert elsewhere not in rows
     assert world.issue("DATA2-9")["remaining"] == 5 * HOUR - 4500
+
+
+def test_leave_mode_never_touches_the_estimate(world, run_dag):
+    world.add_issue("OPS-8", estimate_hours=10)
+    ada = world.add_person("Ada", "Lovelace")
+    entry = world.log(ada, "2026-11-03", 6, "OPS-8 migration")
+
+    assert run_dag({**WINDOW, "adjust_estimate": "leave"}).succeeded
+    assert world.issue("OPS-8") == {
+        "spent": 6 * HOUR,
+        "remaining": 10 * HOUR,
+        "original": 10 * HOUR,
+    }
+    world.edit(entry, hours=3)
+    assert run_dag({**WINDOW, "adjust_estimate": "leave"}).succeeded
+    assert world.issue("OPS-8") == {
+        "spent": 3 * HOUR,
+        "remaining": 10 * HOUR,
+        "original": 10 * HOUR,
+    }
