@@ -8,6 +8,7 @@ and Jira's remaining estimate moves with every change (`adjustEstimate=auto`).
 
 **Steps.** `prepare` creates or upgrades the ledger schema and settles the window;
 `list_users` and `list_projects` read Harvest's active users and Jira's project keys;
+`check_drift` reads Jira's worklog change feeds for worklogs edited or deleted by hand;
 `extract` (one task per person) stages that person's entries in PostgreSQL; `diff` compares
 the staging table with the ledger of what h2j wrote to Jira and plans, per entry, create,
 update, move, delete or unchanged; `load` (one task per person) applies the plan and
@@ -22,7 +23,8 @@ schema `h2j`, created on first use).
 **Params.** `from_date` / `to_date` (inclusive; empty = from the first day of last month to
 the run's date), `users` (Harvest user ids or e-mails; empty = every active user), `dry_run`
 (plan and report, write nothing to Jira), `adjust_estimate` (auto or leave; empty = the
-`h2j_adjust_estimate` Variable, default auto).
+`h2j_adjust_estimate` Variable, default auto), `confirm_deletions` (let a run delete more
+than half of a person's synced worklogs; otherwise such a run deletes nothing for them).
 
 **Reruns.** Every run compares Harvest with the ledger, so running a window again changes
 nothing that is already right. Clearing one person's failed `load` task re-plans and
@@ -38,9 +40,81 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from h2j import flow
-from h2j.report import build_report, headline, report_table
+from h2j.report import headline
 
 PERSON = "{{ task.op_kwargs['user']['name'] }}"
+
+
+@task
+def prepare() -> dict:
+    """Ensure the ledger schema and settle the run's date window."""
+    context = get_current_context()
+    end = context.get("data_interval_end") or context["dag_run"].run_after
+    params = context["params"]
+    return flow.prepare(params["from_date"], params["to_date"], dt.date(*end.timetuple()[:3]))
+
+
+@task
+def list_users() -> list[dict]:
+    """Active Harvest users, narrowed by the users param."""
+    return flow.select_users(get_current_context()["params"]["users"])
+
+
+@task
+def list_projects() -> list[str]:
+    """Jira project keys: a key in the notes must name one of them."""
+    return flow.known_projects()
+
+
+# A mapped task does not take its doc from the docstring, so it is given explicitly.
+@task(map_index_template=PERSON, doc_md="Stage one person's Harvest entries for the window.")
+def extract(user: dict, window: dict, projects: list[str]) -> dict:
+    return flow.extract(user, window, projects, get_current_context()["run_id"])
+
+
+@task
+def check_drift() -> dict:
+    """Find worklogs changed or deleted by hand in Jira since the last run."""
+    return flow.drift(dry_run=get_current_context()["params"]["dry_run"])
+
+
+@task(trigger_rule="all_done")
+def diff(users: list[dict], window: dict) -> dict:
+    """Plan every extracted person's changes in one SQL statement."""
+    return flow.diff(users, window, get_current_context()["run_id"])
+
+
+@task(
+    map_index_template=PERSON,
+    trigger_rule="all_done",
+    doc_md="Apply one person's plan to Jira and record each outcome in the ledger.",
+)
+def load(user: dict, window: dict, projects: list[str]) -> dict:
+    context = get_current_context()
+    summary = flow.load(user, window, projects, context["run_id"], context["params"]).as_dict()
+    context["ti"].xcom_push(key="summary", value=summary)
+    if summary["failures"]:
+        raise AirflowFailException(
+            f"{summary['failed']} of {user['name']}'s entries failed; see the log. "
+            "Fix the cause, then clear this task to retry this person alone."
+        )
+    return summary
+
+
+@task(trigger_rule="all_done")
+def report(users: list[dict]) -> dict:
+    """Sum the run up per person; fail the run when anyone failed."""
+    context = get_current_context()
+    indexes = list(range(len(users)))
+    result = flow.report(
+        users,
+        context["ti"].xcom_pull(task_ids="extract", map_indexes=indexes),
+        context["ti"].xcom_pull(task_ids="load", key="summary", map_indexes=indexes),
+        dry_run=context["params"]["dry_run"],
+    )
+    if result["failed_users"]:
+        raise AirflowFailException(headline(result))
+    return result
 
 
 @dag(
@@ -93,91 +167,24 @@ PERSON = "{{ task.op_kwargs['user']['name'] }}"
             "estimates. Empty: the h2j_adjust_estimate "
             "Variable (default auto).",
         ),
+        "confirm_deletions": Param(
+            False,
+            type="boolean",
+            title="Confirm mass deletions",
+            description="h2j deletes nothing for a person when a run would delete more than "
+            "half of their synced worklogs (and at least 10). Tick to confirm such deletions.",
+        ),
     },
 )
 def harvest_to_jira():
-    @task
-    def prepare() -> dict:
-        """Ensure the ledger schema and settle the run's date window."""
-        context = get_current_context()
-        end = context.get("data_interval_end") or context["dag_run"].run_after
-        params = context["params"]
-        return flow.prepare(params["from_date"], params["to_date"], dt.date(*end.timetuple()[:3]))
-
-    @task
-    def list_users() -> list[dict]:
-        """Active Harvest users, narrowed by the users param."""
-        return flow.select_users(get_current_context()["params"]["users"])
-
-    @task
-    def list_projects() -> list[str]:
-        """Jira project keys: a key in the notes must name one of them."""
-        return flow.known_projects()
-
-    # A mapped task does not take its doc from the docstring, so it is given explicitly.
-    @task(map_index_template=PERSON, doc_md="Stage one person's Harvest entries for the window.")
-    def extract(user: dict, window: dict, projects: list[str]) -> dict:
-        return flow.extract(user, window, projects, get_current_context()["run_id"])
-
-    @task(trigger_rule="all_done")
-    def diff(users: list[dict], window: dict) -> dict:
-        """Plan every extracted person's changes in one SQL statement."""
-        return flow.diff(users, window, get_current_context()["run_id"])
-
-    @task(
-        map_index_template=PERSON,
-        trigger_rule="all_done",
-        doc_md="Apply one person's plan to Jira and record each outcome in the ledger.",
-    )
-    def load(user: dict, window: dict, projects: list[str]) -> dict:
-        context = get_current_context()
-        params = context["params"]
-        summary = flow.load(
-            user,
-            window,
-            projects,
-            context["run_id"],
-            dry_run=params["dry_run"],
-            adjust_override=params["adjust_estimate"],
-        ).as_dict()
-        context["ti"].xcom_push(key="summary", value=summary)
-        if summary["failures"]:
-            raise AirflowFailException(
-                f"{summary['failed']} of {user['name']}'s entries failed; see the log. "
-                "Fix the cause, then clear this task to retry this person alone."
-            )
-        return summary
-
-    @task(trigger_rule="all_done")
-    def report(users: list[dict]) -> dict:
-        """Sum the run up per person; fail the run when anyone failed."""
-        context = get_current_context()
-        ti = context["ti"]
-        indexes = list(range(len(users)))
-        extracts = ti.xcom_pull(task_ids="extract", map_indexes=indexes) or []
-        loads = ti.xcom_pull(task_ids="load", key="summary", map_indexes=indexes) or []
-        result = build_report(
-            users,
-            {
-                int(u["id"]): (extracts[i] if i < len(extracts) else None)
-                for i, u in enumerate(users)
-            },
-            {int(u["id"]): (loads[i] if i < len(loads) else None) for i, u in enumerate(users)},
-            dry_run=context["params"]["dry_run"],
-        )
-        print(report_table(result))
-        print(headline(result))
-        if result["failed_users"]:
-            raise AirflowFailException(headline(result))
-        return result
-
     window = prepare()
     users = list_users()
     projects = list_projects()
-    window >> [users, projects]
+    drifted = check_drift()
+    window >> [users, projects, drifted]
     extracted = extract.partial(window=window, projects=projects).expand(user=users)
     planned = diff(users, window)
-    extracted >> planned
+    [extracted, drifted] >> planned
     loaded = load.partial(window=window, projects=projects).expand(user=users)
     planned >> loaded
     loaded >> report(users)

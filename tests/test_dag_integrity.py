@@ -49,7 +49,14 @@ def test_dag_file_imports_without_errors_or_lookups(parsed):
 def test_params_are_typed_and_documented(parsed):
     dag = parsed[0].dags["harvest_to_jira"]
     params = dag.params
-    assert set(params) == {"from_date", "to_date", "users", "dry_run", "adjust_estimate"}
+    assert set(params) == {
+        "from_date",
+        "to_date",
+        "users",
+        "dry_run",
+        "adjust_estimate",
+        "confirm_deletions",
+    }
     for name in params:
         param = params.get_param(name)
         assert param.schema.get("title"), name
@@ -68,6 +75,7 @@ def test_tasks_wiring_and_schedule(parsed):
         "diff",
         "load",
         "report",
+        "check_drift",
     }
     assert dag.max_active_runs == 1
     assert dag.catchup is False

@@ -130,3 +130,32 @@ class World:
             for route, n in seen.items()
             if route.split(" ")[0] in ("POST", "PUT", "DELETE") and "/worklog/list" not in route
         )
+
+    def hand_edit_worklog(self, key: str, worklog_id: str, seconds: int) -> None:
+        """Someone changes a worklog in Jira's UI."""
+        response = requests.put(
+            f"{self.jira}/rest/api/3/issue/{key}/worklog/{worklog_id}",
+            json={"timeSpentSeconds": seconds},
+            auth=JIRA_AUTH,
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+
+    def hand_delete_worklog(self, key: str, worklog_id: str) -> None:
+        response = requests.delete(
+            f"{self.jira}/rest/api/3/issue/{key}/worklog/{worklog_id}", auth=JIRA_AUTH, timeout=10
+        )
+        assert response.status_code == 204, response.text
+
+    def hand_log(self, key: str, seconds: int, started: str) -> str:
+        """A worklog someone adds in Jira itself, which h2j must never touch."""
+        body = {"timeSpentSeconds": seconds, "started": started}
+        response = requests.post(
+            f"{self.jira}/rest/api/2/issue/{key}/worklog", json=body, auth=JIRA_AUTH, timeout=10
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def let_jira_feeds_catch_up(self) -> None:
+        """Jira's change feeds leave out the last minute; move the sandbox clock past it."""
+        self.sandbox.admin("jira", "POST", "/clock/advance", json={"seconds": 61})

@@ -13,11 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from h2j import settings
+from h2j.drift import check_drift
 from h2j.extract import extract_user
 from h2j.harvest_hook import HarvestHook
 from h2j.issues import IssueResolver
 from h2j.jira_hook import JiraHook
 from h2j.load import Summary, Target, load_user
+from h2j.report import build_report, headline, report_table
 from h2j.schema import ensure_schema
 from h2j.sql import connect, sql
 from h2j.staging import Person
@@ -100,7 +102,6 @@ def person_for(user: dict[str, Any]) -> Person:
 
 def _resolver(run_id: str, site: str, site_host: str | None, projects, jira: JiraHook):
     lookups = connect(LEDGER_CONN_ID)
-    lookups.autocommit = True
     return IssueResolver(
         conn=lookups,
         run_id=run_id,
@@ -157,16 +158,26 @@ def diff(users: list[dict[str, Any]], window: dict, run_id: str) -> dict[str, An
     return {"users_planned": len(extracted), "users_not_extracted": missing, **totals}
 
 
+def drift(*, dry_run: bool) -> dict[str, Any]:
+    """Find worklogs changed or deleted by hand in Jira, so the plan restores them."""
+    jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
+    site, _ = jira_site(jira)
+    with closing(connect(LEDGER_CONN_ID)) as conn:
+        return check_drift(conn, jira, site, dry_run=dry_run)
+
+
 def load(
     user: dict[str, Any],
     window: dict,
     projects: list[str],
     run_id: str,
-    *,
-    dry_run: bool,
-    adjust_override: str | None,
+    params: dict[str, Any],
 ) -> Summary:
-    """Apply one person's plan to Jira (or only count it, in a dry run)."""
+    """Apply one person's plan to Jira (or only count it, in a dry run).
+
+    ``params`` are the run's params: ``dry_run``, ``adjust_estimate`` and
+    ``confirm_deletions``.
+    """
     jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
     harvest = HarvestHook(harvest_conn_id=HARVEST_CONN_ID)
     site, site_host = jira_site(jira)
@@ -175,7 +186,6 @@ def load(
         extracted = conn.execute(
             sql("extracted_users"), {"run_id": run_id, "user_ids": [int(user["id"])]}
         ).fetchall()
-        conn.commit()
         if not extracted:
             raise RuntimeError(
                 f"{user['name']} (user {user['id']}) has no finished extract in this run; "
@@ -191,7 +201,30 @@ def load(
             harvest_account=str(harvest.account_id),
             person=person_for(user),
             window=Window.from_dict(window),
-            adjust_estimate=settings.adjust_estimate(adjust_override),
-            dry_run=dry_run,
+            adjust_estimate=settings.adjust_estimate(params.get("adjust_estimate")),
+            dry_run=bool(params.get("dry_run")),
+            confirm_deletions=bool(params.get("confirm_deletions")),
+            mass_delete_share=float(settings.setting("h2j_mass_delete_share")),
+            mass_delete_min=int(settings.setting("h2j_mass_delete_min")),
         )
         return load_user(target)
+
+
+def report(
+    users: list[dict[str, Any]], extracts: list | None, loads: list | None, *, dry_run: bool
+) -> dict[str, Any]:
+    """The run's report from the mapped tasks' XComs, matched to people by user id.
+
+    A person whose task failed before pushing its XCom simply has no entry, which the
+    report shows as a failed extract or load.
+    """
+    by_user = {int(item["user_id"]): item for item in extracts or [] if isinstance(item, dict)}
+    loaded = {int(item["user_id"]): item for item in loads or [] if isinstance(item, dict)}
+    result = build_report(users, by_user, loaded, dry_run=dry_run)
+    log.info(
+        "Report for %s\n%s",
+        ", ".join(sorted({u["name"] for u in users}))[:200] or "nobody",
+        report_table(result),
+    )
+    log.info("%s", headline(result))
+    return result

@@ -44,6 +44,9 @@ class Target:
     window: Window
     adjust_estimate: str = "auto"
     dry_run: bool = False
+    confirm_deletions: bool = False
+    mass_delete_share: float = 0.5
+    mass_delete_min: int = 10
 
 
 @dataclass
@@ -70,11 +73,11 @@ def load_user(target: Target) -> Summary:
     lock = {"site": target.site, "user_id": target.person.user_id}
     target.conn.execute(sql("user_lock"), lock)
     try:
-        for row in plan_rows(target):
+        rows = hold_mass_deletion(target, plan_rows(target))
+        for row in rows:
             apply_row(target, row, summary)
     finally:
         target.conn.execute(sql("user_unlock"), lock)
-        target.conn.commit()
     log.info(
         "%s for %s (user %s): %s created, %s updated, %s moved, %s deleted, %s unchanged, "
         "%s skipped, %s failed",
@@ -95,7 +98,6 @@ def read_plan(target: Target) -> list[dict[str, Any]]:
     }
     with target.conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql("plan_read"), params).fetchall()
-    target.conn.commit()
     return rows
 
 
@@ -126,6 +128,35 @@ def plan_rows(target: Target) -> list[dict[str, Any]]:
         if row["action"] == "verify" and row["entry_id"] in gone:
             row.update(action="delete", reason="deleted in Harvest")
     return rows
+
+
+def hold_mass_deletion(target: Target, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Turn the deletions into failures when they would wipe out much of a person's time.
+
+    A Harvest outage that answers with empty pages, or a wrong filter, must not delete a
+    month of worklogs. Past the share (and the minimum count) nothing is deleted for the
+    person until someone confirms with the ``confirm_deletions`` param.
+    """
+    deletions = [row for row in rows if row["action"] == "delete"]
+    synced = sum(1 for row in rows if row["worklog_id"] is not None)
+    too_many = (
+        len(deletions) >= target.mass_delete_min
+        and len(deletions) > target.mass_delete_share * synced
+    )
+    if not too_many or target.confirm_deletions:
+        return rows
+
+    reason = (
+        f"held back: this run would delete {len(deletions)} of {target.person.name}'s "
+        f"{synced} synced worklogs in {target.window}, more than "
+        f"{target.mass_delete_share:.0%}; nothing was deleted. If Harvest really lost "
+        "these entries, trigger a run with confirm_deletions=true"
+    )
+    log.error("Entry deletions for %s %s", target.person.name, reason)
+    return [
+        {**row, "action": "fail", "reason": reason} if row["action"] == "delete" else row
+        for row in rows
+    ]
 
 
 def apply_row(target: Target, row: dict[str, Any], summary: Summary) -> None:

@@ -9,6 +9,8 @@ DEFAULTS = {
     "h2j_adjust_estimate": "auto",
     "h2j_default_timezone": "UTC",
     "h2j_staging_keep_days": "14",
+    "h2j_mass_delete_share": "0.5",
+    "h2j_mass_delete_min": "10",
 }
 
 

@@ -31,15 +31,18 @@ def sql(name: str) -> str:
 
 
 def connect(conn_id: str = DEFAULT_CONN_ID) -> psycopg.Connection:
-    """A psycopg 3 connection for the Airflow connection ``conn_id``.
+    """An autocommit psycopg 3 connection for the Airflow connection ``conn_id``.
 
-    The statement timeout keeps a stuck query from holding a worker slot for ever.
+    Autocommit makes every ``with conn.transaction()`` block a real transaction of its
+    own, committed when the block ends, which is what the ledger's intent-then-outcome
+    writes rely on. The statement timeout keeps a stuck query from holding a worker slot.
     """
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     conn = PostgresHook(postgres_conn_id=conn_id).get_conn()
+    conn.commit()
+    conn.autocommit = True
     conn.execute(
         "SELECT set_config('statement_timeout', %(ms)s, false)", {"ms": str(STATEMENT_TIMEOUT_MS)}
     )
-    conn.commit()
     return conn
