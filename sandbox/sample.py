@@ -17,118 +17,52 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-HARVEST_ACCOUNT_ID = "1234567"
-HARVEST_TOKEN = "sandbox-harvest-token"
-JIRA_EMAIL = "h2j-bot@example.com"
-JIRA_API_TOKEN = "sandbox-jira-token"
-JIRA_PAT = "sandbox-jira-pat"
-JIRA_SITE = "h2j-sandbox.atlassian.net"
-
-DEMO_ISSUE_KEY = "OPS-1"
-DEMO_ESTIMATE_SECONDS = 36000
-RUNNING_TIMERS = 3
-
-# Harvest names zones the way Rails does; Jira and the tz database use IANA names.
-HARVEST_TIME_ZONES = {
-    "Eastern Time (US & Canada)": "America/New_York",
-    "Central Time (US & Canada)": "America/Chicago",
-    "Pacific Time (US & Canada)": "America/Los_Angeles",
-    "Arizona": "America/Phoenix",
-    "London": "Europe/London",
-    "Berlin": "Europe/Berlin",
-    "Kolkata": "Asia/Kolkata",
-    "Sydney": "Australia/Sydney",
-    "Auckland": "Pacific/Auckland",
-    "UTC": "Etc/UTC",
-}
-
-# Notes that look like issue keys or dates to a careless parser but name no Jira project.
-DECOY_NOTES = (
-    "UTF-8 encoding issue in the csv export",
-    "planning {month}",
-    "ISO-8601 dates in the invoice report",
-    "sha-256 checksum mismatch on the backup",
-    "COVID-19 booster, left early",
-    "Q3-2026 roadmap review",
+from sandbox.sample_data import (
+    APPROVED_REASON,
+    CLIENTS,
+    COMPANY,
+    DECOY_NOTES,
+    DEMO_ESTIMATE_SECONDS,
+    DEMO_ISSUE_KEY,
+    FIRST_NAMES,
+    HARVEST_ACCOUNT_ID,
+    HARVEST_PROJECTS,
+    HARVEST_TASKS,
+    HARVEST_TIME_ZONES,
+    HARVEST_TOKEN,
+    JIRA_API_TOKEN,
+    JIRA_EMAIL,
+    JIRA_PAT,
+    JIRA_PROJECTS,
+    JIRA_SITE,
+    LAST_NAMES,
+    NO_KEY,
+    NOTE_KINDS,
+    ROLES,
+    RUNNING_TIMERS,
+    SUMMARIES,
+    WORK,
 )
 
-COMPANY = {
-    "base_uri": "https://h2j-sandbox.harvestapp.com",
-    "full_domain": "h2j-sandbox.harvestapp.com",
-    "name": "h2j Sandbox Ltd",
-    "is_active": True,
-    "week_start_day": "Monday",
-    "wants_timestamp_timers": True,
-    "time_format": "hours_minutes",
-    "date_format": "%Y-%m-%d",
-    "plan_type": "simple-v4",
-    "clock": "12h",
-    "currency_code_display": "iso_code_none",
-    "currency_symbol_display": "symbol_before",
-    "decimal_symbol": ".",
-    "thousands_separator": ",",
-    "color_scheme": "orange",
-    "weekly_capacity": 126000,
-    "expense_feature": False,
-    "invoice_feature": True,
-    "estimate_feature": False,
-    "approval_feature": True,
-    "team_feature": True,
-}
+__all__ = [
+    "DEMO_ESTIMATE_SECONDS",
+    "DEMO_ISSUE_KEY",
+    "HARVEST_ACCOUNT_ID",
+    "HARVEST_TIME_ZONES",
+    "HARVEST_TOKEN",
+    "JIRA_API_TOKEN",
+    "JIRA_EMAIL",
+    "JIRA_PAT",
+    "JIRA_SITE",
+    "RUNNING_TIMERS",
+    "dst_change_days",
+    "generate",
+    "last_month",
+    "month_days",
+    "state_summary",
+]
 
-_JIRA_PROJECTS = (
-    ("OPS", "Operations"),
-    ("WEB", "Web Storefront"),
-    ("DATA2", "Data Platform 2"),
-    ("MOB_APP", "Mobile App"),
-    ("SEC", "Security"),
-)
-_CLIENTS = ({"id": 9_102_301, "name": "Northwind Traders"}, {"id": 9_102_377, "name": "In-house"})
-_HARVEST_PROJECTS = (
-    {"id": 31_550_101, "name": "Storefront Rebuild", "client": 0, "billable": True},
-    {"id": 31_550_166, "name": "Data Platform", "client": 0, "billable": True},
-    {"id": 31_550_240, "name": "Operations Retainer", "client": 0, "billable": True},
-    {"id": 31_550_318, "name": "Internal", "client": 1, "billable": False},
-)
-_HARVEST_TASKS = (
-    ("Development", True),
-    ("Code Review", True),
-    ("Meetings", False),
-    ("Project Management", True),
-    ("Support", True),
-)
-_FIRST_NAMES = (
-    "Ada", "Bruno", "Chidi", "Dana", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jun",
-    "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq",
-)  # fmt: skip
-_LAST_NAMES = (
-    "Abbott", "Becker", "Castillo", "Dubois", "Eriksen", "Fischer", "Gupta", "Horvat",
-    "Ito", "Jensen", "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor", "Petrov",
-)  # fmt: skip
-_ROLES = ("Engineer", "Designer", "Data Engineer", "SRE", "Product Manager", "QA")
-_WORK = (
-    "fix deploy script", "write the migration", "triage", "code review", "update the docs",
-    "debug flaky test", "refactor auth module", "pairing", "investigate the alert",
-    "release prep", "load testing", "spec review", "backfill job", "rework after review",
-)  # fmt: skip
-_NO_KEY = (
-    "standup", "email", "sprint planning", "retro", "interviews", "admin",
-    "team sync", "expenses and timesheets", "onboarding docs", "",
-)  # fmt: skip
-_SUMMARIES = (
-    "Deploy script leaves stale workers", "Checkout page slow on mobile",
-    "Nightly export misses late rows", "Rotate the database credentials",
-    "Search results ignore filters", "Add retries to the payment webhook",
-    "Dashboard totals off by one day", "Migrate cron jobs to the scheduler",
-    "Alert fatigue on disk usage", "Broken link in the order e-mail",
-    "Pagination repeats the last row", "Upgrade the TLS certificates",
-)  # fmt: skip
-_NOTE_KINDS = {
-    "key_first": 26, "key_inside": 14, "lower": 8, "two_keys": 5, "ext_ref": 6,
-    "ext_ref_and_key": 3, "no_key": 26, "decoy": 4, "null": 2,
-}  # fmt: skip
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_APPROVED = "Item Approved and Locked for this Time Period"
 
 
 def last_month(today: date) -> str:
@@ -174,7 +108,7 @@ def generate(
     at least 18 entries in all and four people (timers run for people two to four), and
     the DST-day entries need someone in a zone that changes its clocks that month.
     """
-    most = len(_FIRST_NAMES) * len(_LAST_NAMES)
+    most = len(FIRST_NAMES) * len(LAST_NAMES)
     if not 1 <= people <= most or entries_per_person < 0:
         raise ValueError(f"people must be 1 to {most}, entries_per_person at least 0")
     days = month_days(month or last_month(date.today()))
@@ -211,7 +145,7 @@ def state_summary(sample: dict) -> dict:
 
 def _people(rng: random.Random, count: int, first_day: date) -> list[dict]:
     """Harvest users spread over the zones; the first one is the administrator."""
-    pairs = [(first, last) for first in _FIRST_NAMES for last in _LAST_NAMES]
+    pairs = [(first, last) for first in FIRST_NAMES for last in LAST_NAMES]
     zones = list(HARVEST_TIME_ZONES)
     rng.shuffle(zones)
     user_id = 3_700_000 + rng.randrange(400_000)
@@ -233,7 +167,7 @@ def _people(rng: random.Random, count: int, first_day: date) -> list[dict]:
             "weekly_capacity": rng.choice([126000, 144000, 72000]),
             "default_hourly_rate": rate,
             "cost_rate": round(rate * 0.55, 2),
-            "roles": [rng.choice(_ROLES)],
+            "roles": [rng.choice(ROLES)],
             "access_roles": _access_roles(index),
             "avatar_url": f"https://cache.harvestapp.com/assets/profile_images/{user_id}.png",
             "created_at": _stamp(created),
@@ -254,7 +188,7 @@ def _access_roles(index: int) -> list[str]:
 def _jira_state(rng: random.Random, team: list[dict]) -> dict:
     """Projects and issues with estimates, one closed and one moved, and the accounts."""
     projects, issues, next_id = [], [], 10000
-    for key, name in _JIRA_PROJECTS[: rng.randint(3, 5)]:
+    for key, name in JIRA_PROJECTS[: rng.randint(3, 5)]:
         projects.append({"id": str(next_id), "key": key, "name": name})
         count = rng.randint(10, 20)
         for number in range(1, count + 1):
@@ -276,7 +210,7 @@ def _issue(rng: random.Random, issue_id: int, key: str, project_id: str) -> dict
     if key == DEMO_ISSUE_KEY:
         summary, estimate = "Demo: keep the estimate true to the hours", DEMO_ESTIMATE_SECONDS
     else:
-        summary = rng.choice(_SUMMARIES)
+        summary = rng.choice(SUMMARIES)
         estimate = rng.choice([None, 1800, 3600, 7200, 14400, 28800, 57600, 115200])
     return {
         "id": str(issue_id),
@@ -357,8 +291,8 @@ def _drafts(rng: random.Random, person: dict, days: list[date], count: int) -> l
             {
                 "person": person,
                 "day": rng.choice(pool),
-                "project": rng.randrange(len(_HARVEST_PROJECTS)),
-                "task": rng.randrange(len(_HARVEST_TASKS)),
+                "project": rng.randrange(len(HARVEST_PROJECTS)),
+                "task": rng.randrange(len(HARVEST_TASKS)),
                 "timestamps": uses_clock and rng.random() < 0.9,
                 "minutes": rng.choice(range(15, 241, 5)),
                 "hours": _duration_hours(rng),
@@ -408,8 +342,8 @@ def _write_notes(
     forced = ["key_first", "key_inside", "lower", "two_keys", "no_key", "null"]
     forced += ["ext_ref", "ext_ref", "closed", "closed", "old_key", "old_key_ref"]
     forced += [f"decoy:{n}" for n in range(len(DECOY_NOTES))]
-    kinds = list(_NOTE_KINDS)
-    weights = list(_NOTE_KINDS.values())
+    kinds = list(NOTE_KINDS)
+    weights = list(NOTE_KINDS.values())
     extra = max(0, len(drafts) - len(forced))
     plan = forced[: len(drafts)] + rng.choices(kinds, weights, k=extra)
     rng.shuffle(plan)
@@ -432,7 +366,7 @@ class _NoteContext:
         self.open = [i for i in issues if not i["closed"] and i["key"] != DEMO_ISSUE_KEY]
 
     def write(self, kind: str) -> tuple[str | None, dict | None]:
-        rng, work = self.rng, self.rng.choice(_WORK)
+        rng, work = self.rng, self.rng.choice(WORK)
         key = rng.choice(self.open)["key"]
         if kind.startswith("decoy"):
             index = int(kind.split(":")[1]) if ":" in kind else rng.randrange(len(DECOY_NOTES))
@@ -446,7 +380,7 @@ class _NoteContext:
             "two_keys": self._two_keys(work),
             "closed": f"{self.closed['key']} {work}",
             "old_key": f"{self.moved['previous_keys'][0]} {work}",
-            "no_key": rng.choice(_NO_KEY) or f"1:1 with {rng.choice(self.names)}",
+            "no_key": rng.choice(NO_KEY) or f"1:1 with {rng.choice(self.names)}",
             "null": None,
         }
         return notes[kind], None
@@ -479,8 +413,8 @@ class _NoteContext:
             "service_icon_url": "https://cache.harvestapp.com/assets/platform/jira.png",
         }
         if kind == "ext_ref_and_key":
-            return f"{key} {self.rng.choice(_WORK)}", reference
-        return self.rng.choice([issue["summary"], self.rng.choice(_WORK), None]), reference
+            return f"{key} {self.rng.choice(WORK)}", reference
+        return self.rng.choice([issue["summary"], self.rng.choice(WORK), None]), reference
 
 
 def _start_timers(drafts: list[dict], team: list[dict]) -> None:
@@ -503,8 +437,8 @@ def _shrink_one(rng: random.Random, drafts: list[dict]) -> None:
 
 def _entry(rng: random.Random, draft: dict, days: list[date]) -> dict:
     person = draft["person"]
-    project = _HARVEST_PROJECTS[draft["project"]]
-    task_name, task_billable = _HARVEST_TASKS[draft["task"]]
+    project = HARVEST_PROJECTS[draft["project"]]
+    task_name, task_billable = HARVEST_TASKS[draft["task"]]
     running = draft.get("running", False)
     approved = not running and draft["day"].day <= 15 and rng.random() < 0.5
     billable = project["billable"] and task_billable
@@ -512,7 +446,7 @@ def _entry(rng: random.Random, draft: dict, days: list[date]) -> dict:
     entry = {"id": 0, "spent_date": draft["day"].isoformat()}
     entry |= {
         "user": {"id": person["id"], "name": _name(person)},
-        "client": dict(_CLIENTS[project["client"]]),
+        "client": dict(CLIENTS[project["client"]]),
         "project": {"id": project["id"], "name": project["name"]},
         "task": {"id": 8_083_365 + draft["task"], "name": task_name},
         "user_assignment": _user_assignment(person, draft["project"], days[0]),
@@ -526,7 +460,7 @@ def _entry(rng: random.Random, draft: dict, days: list[date]) -> dict:
     entry |= {
         "notes": draft["notes"],
         "is_locked": approved,
-        "locked_reason": _APPROVED if approved else None,
+        "locked_reason": APPROVED_REASON if approved else None,
         "is_closed": approved,
         "is_billed": False,
         "timer_started_at": _stamp(_instant(draft, draft["start"])) if running else None,

@@ -13,8 +13,8 @@ import pytest
 from psycopg import sql
 
 from h2j.report import build_report, headline, report_table
-from tools import demo
-from tools.demo import Changes, Issue
+from tools import demo_setup, demo_text
+from tools.demo_text import Changes, Issue
 
 HOUR = 3600
 
@@ -41,11 +41,11 @@ def issue(key: str, spent: int, remaining: int | None, estimate: int | None = 10
 
 
 def test_hours_read_like_a_person_writes_them():
-    assert demo.hours_text(36000) == "10 h"
-    assert demo.hours_text(9000) == "2.5 h"
-    assert demo.hours_text(7236) == "2.01 h"
-    assert demo.hours_text(0) == "0 h"
-    assert demo.hours_text(None) == "-"
+    assert demo_text.hours_text(36000) == "10 h"
+    assert demo_text.hours_text(9000) == "2.5 h"
+    assert demo_text.hours_text(7236) == "2.01 h"
+    assert demo_text.hours_text(0) == "0 h"
+    assert demo_text.hours_text(None) == "-"
 
 
 @pytest.mark.parametrize(
@@ -53,11 +53,11 @@ def test_hours_read_like_a_person_writes_them():
     [("9:15am", 555), ("12:00pm", 720), ("12:05am", 5), ("3:00pm", 900), ("14:59", 899)],
 )
 def test_harvest_times_of_day_parse_both_clocks(text, minutes):
-    assert demo.clock_minutes(text) == minutes
+    assert demo_text.clock_minutes(text) == minutes
 
 
 def test_time_of_day_is_written_back_in_the_12h_clock():
-    assert [demo.clock_text(m) for m in (5, 555, 720, 900)] == [
+    assert [demo_text.clock_text(m) for m in (5, 555, 720, 900)] == [
         "12:05am",
         "9:15am",
         "12:00pm",
@@ -66,32 +66,34 @@ def test_time_of_day_is_written_back_in_the_12h_clock():
 
 
 def test_window_is_the_whole_month_and_the_demo_day_its_first_tuesday():
-    assert demo.month_window("2026-02") == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
-    assert demo.first_tuesday(dt.date(2026, 11, 1)) == dt.date(2026, 11, 3)
-    assert demo.first_tuesday(dt.date(2026, 12, 1)) == dt.date(2026, 12, 1)
+    assert demo_text.month_window("2026-02") == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    assert demo_text.first_tuesday(dt.date(2026, 11, 1)) == dt.date(2026, 11, 3)
+    assert demo_text.first_tuesday(dt.date(2026, 12, 1)) == dt.date(2026, 12, 1)
 
 
 def test_an_entry_stretches_only_with_room_on_both_sides():
-    assert demo.stretchable(entry(1, started_time="9:00am", ended_time="10:00am"))
-    assert not demo.stretchable(entry(1, started_time="9:00am", ended_time="9:40am"))
-    assert not demo.stretchable(entry(1, started_time="8:00pm", ended_time="10:30pm"))
-    assert not demo.stretchable(entry(1, started_time=None, ended_time=None))
-    assert demo.shifted_end(entry(1, ended_time="11:30am"), 60) == "12:30pm"
+    assert demo_text.stretchable(entry(1, started_time="9:00am", ended_time="10:00am"))
+    assert not demo_text.stretchable(entry(1, started_time="9:00am", ended_time="9:40am"))
+    assert not demo_text.stretchable(entry(1, started_time="8:00pm", ended_time="10:30pm"))
+    assert not demo_text.stretchable(entry(1, started_time=None, ended_time=None))
+    assert demo_text.shifted_end(entry(1, ended_time="11:30am"), 60) == "12:30pm"
 
 
 def test_repointing_replaces_the_key_whatever_its_case():
-    assert demo.repointed_notes("web-3 debug flaky test", "WEB-3", "OPS-4") == (
+    assert demo_text.repointed_notes("web-3 debug flaky test", "WEB-3", "OPS-4") == (
         "OPS-4 debug flaky test"
     )
-    assert demo.repointed_notes("[WEB-3] review", "WEB-3", "OPS-4") == "[OPS-4] review"
+    assert demo_text.repointed_notes("[WEB-3] review", "WEB-3", "OPS-4") == "[OPS-4] review"
 
 
 def test_only_a_note_naming_its_own_key_alone_is_repointed():
-    assert demo.single_key(entry(1, "WEB-3: triage"), "WEB-3")
-    assert not demo.single_key(entry(1, "WEB-3 and WEB-4 triage"), "WEB-3")
-    assert not demo.single_key(entry(1, "WEB-3 UTF-8 bug"), "WEB-3")
-    assert not demo.single_key(entry(1, "WEB-3 triage", external_reference={"id": "1"}), "WEB-3")
-    assert not demo.single_key(entry(1, "WEB-2 triage"), "WEB-3")
+    assert demo_text.single_key(entry(1, "WEB-3: triage"), "WEB-3")
+    assert not demo_text.single_key(entry(1, "WEB-3 and WEB-4 triage"), "WEB-3")
+    assert not demo_text.single_key(entry(1, "WEB-3 UTF-8 bug"), "WEB-3")
+    assert not demo_text.single_key(
+        entry(1, "WEB-3 triage", external_reference={"id": "1"}), "WEB-3"
+    )
+    assert not demo_text.single_key(entry(1, "WEB-2 triage"), "WEB-3")
 
 
 def team_month() -> tuple[list[dict], dict[int, str]]:
@@ -111,7 +113,7 @@ def team_month() -> tuple[list[dict], dict[int, str]]:
 
 def test_changes_touch_distinct_editable_issues_and_spare_the_demo_entry():
     entries, issue_of = team_month()
-    changes = demo.choose_changes(entries, issue_of, keep=4)
+    changes = demo_text.choose_changes(entries, issue_of, keep=4)
 
     edited = [e["id"] for e, _ in changes.edits]
     deleted = [e["id"] for e in changes.deletes]
@@ -130,7 +132,7 @@ def test_changes_touch_distinct_editable_issues_and_spare_the_demo_entry():
 def test_issues_with_time_left_are_changed_first():
     entries, issue_of = team_month()
     prefer = frozenset({"WEB-9", "WEB-10"})
-    changes = demo.choose_changes(entries, issue_of, keep=4, prefer=prefer)
+    changes = demo_text.choose_changes(entries, issue_of, keep=4, prefer=prefer)
 
     assert changes.repoint[2] in prefer
     assert issue_of[changes.edits[0][0]["id"]] in prefer
@@ -143,7 +145,7 @@ def test_why_each_issue_moves_is_said_next_to_it():
         deletes=[entry(102)],
         repoint=(entry(103), "WEB-9 work", "WEB-9"),
     )
-    assert demo.change_notes(changes, issue_of) == {
+    assert demo_text.change_notes(changes, issue_of) == {
         "WEB-1": "an entry edited",
         "WEB-2": "an entry deleted",
         "WEB-3": "an entry moved to WEB-9",
@@ -174,7 +176,7 @@ def test_the_report_table_is_cut_from_the_run_log():
             "airflow.sdk.exceptions.AirflowFailException: 2 users: ...",
         ]
     )
-    block = demo.report_block(log)
+    block = demo_text.report_block(log)
     assert block == [line.rstrip() for line in printed]
     assert block[0].split()[:3] == ["user", "created", "updated"]
     assert block[-1].startswith("2 users: 55 created")
@@ -183,8 +185,8 @@ def test_the_report_table_is_cut_from_the_run_log():
 def test_a_run_that_never_reported_gives_no_table():
     report = a_report()
     header_only = report_table(report).splitlines()[0]
-    assert demo.report_block("2026-12-03T17:25:40.0Z [error] DagRun failed") == []
-    assert demo.report_block(f"{header_only}\n  Nia Okafor 25 0 0") == []
+    assert demo_text.report_block("2026-12-03T17:25:40.0Z [error] DagRun failed") == []
+    assert demo_text.report_block(f"{header_only}\n  Nia Okafor 25 0 0") == []
 
 
 def failure(entry_id: int, key: str) -> dict:
@@ -200,7 +202,9 @@ def failure(entry_id: int, key: str) -> dict:
 
 def test_failures_on_a_closed_issue_are_the_expected_ones():
     closed = Issue("WEB-5", "Deploy script", "Closed", True, HOUR, 0, HOUR)
-    ok, lines = demo.judge_run(1, [failure(1, "WEB-5"), failure(2, "WEB-5")], {"WEB-5": closed})
+    ok, lines = demo_text.judge_run(
+        1, [failure(1, "WEB-5"), failure(2, "WEB-5")], {"WEB-5": closed}
+    )
     assert ok
     assert lines[0] == "2 entries on a closed issue failed, as expected:"
     assert '  WEB-5 "Deploy script" (Closed)' in lines
@@ -210,14 +214,14 @@ def test_failures_on_a_closed_issue_are_the_expected_ones():
 
 def test_a_failure_on_an_open_issue_is_a_surprise():
     issues = {"WEB-5": issue("WEB-5", 0, HOUR)}
-    ok, lines = demo.judge_run(1, [failure(1, "WEB-5")], issues)
+    ok, lines = demo_text.judge_run(1, [failure(1, "WEB-5")], issues)
     assert not ok
     assert lines[0].startswith("Unexpected: 1 entries failed")
 
 
 def test_a_failed_run_without_failed_entries_is_a_surprise():
-    assert demo.judge_run(0, [], {})[0]
-    assert not demo.judge_run(1, [], {})[0]
+    assert demo_text.judge_run(0, [], {})[0]
+    assert not demo_text.judge_run(1, [], {})[0]
 
 
 def test_changed_issues_list_moves_only_and_end_on_the_demo_issue():
@@ -232,17 +236,17 @@ def test_changed_issues_list_moves_only_and_end_on_the_demo_issue():
         "WEB-9": issue("WEB-9", HOUR, HOUR),
         "DATA2-4": issue("DATA2-4", HOUR, None, estimate=None),
     }
-    lines = demo.changed_issues(before, after, {"WEB-9": "an entry deleted"})
+    lines = demo_text.changed_issues(before, after, {"WEB-9": "an entry deleted"})
     assert lines == [
         "DATA2-4   spent 3 h -> 1 h (no estimate)",
         "WEB-9     spent 2 h -> 1 h, remaining 0 h -> 1 h  (an entry deleted)",
         "OPS-1     spent 6 h -> 3 h, remaining 4 h -> 7 h",
     ]
-    assert demo.demo_line(after["OPS-1"]) == "OPS-1: 10 h estimate, 3 h spent, 7 h remaining"
+    assert demo_text.demo_line(after["OPS-1"]) == "OPS-1: 10 h estimate, 3 h spent, 7 h remaining"
 
 
 def test_issue_table_sorts_keys_by_number_and_right_aligns_hours():
-    lines = demo.issue_table(
+    lines = demo_text.issue_table(
         [issue("WEB-10", 40 * HOUR, 0), issue("WEB-9", 9000, 27000), issue("DATA2-4", HOUR, None)]
     )
     assert [line.split()[0] for line in lines] == ["issue", "DATA2-4", "WEB-9", "WEB-10"]
@@ -252,7 +256,9 @@ def test_issue_table_sorts_keys_by_number_and_right_aligns_hours():
 
 def test_the_ledger_connection_names_the_demo_database():
     conn = json.loads(
-        demo.postgres_connection("host=127.0.0.1 port=5433 user=me password=pw dbname=h2j_demo")
+        demo_setup.postgres_connection(
+            "host=127.0.0.1 port=5433 user=me password=pw dbname=h2j_demo"
+        )
     )
     assert conn == {
         "conn_type": "postgres",
@@ -266,23 +272,23 @@ def test_the_ledger_connection_names_the_demo_database():
 
 def test_airflow_metadata_counts_as_ready_only_once_migrated(tmp_path, monkeypatch):
     monkeypatch.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", raising=False)
-    assert not demo.metadata_ready(tmp_path)
+    assert not demo_setup.metadata_ready(tmp_path)
     with closing(sqlite3.connect(tmp_path / "airflow.db")) as db:
         db.execute("CREATE TABLE alembic_version (version_num text)")
         db.commit()
-        assert not demo.metadata_ready(tmp_path)
+        assert not demo_setup.metadata_ready(tmp_path)
         db.execute("INSERT INTO alembic_version VALUES ('d2f4e1b3c5a7')")
         db.commit()
-    assert demo.metadata_ready(tmp_path)
+    assert demo_setup.metadata_ready(tmp_path)
 
 
 def test_the_demo_database_starts_empty_every_time(pg_server):
     name = f"h2j_demo_test_{uuid.uuid4().hex[:10]}"
     try:
-        dsn = demo.fresh_database(pg_server, name)
+        dsn = demo_setup.fresh_database(pg_server, name)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE TABLE leftover (n int)")
-        dsn = demo.fresh_database(pg_server, name)
+        dsn = demo_setup.fresh_database(pg_server, name)
         with psycopg.connect(dsn) as conn:
             found = conn.execute("SELECT to_regclass('public.leftover')").fetchone()[0]
         assert found is None

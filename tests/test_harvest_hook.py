@@ -3,87 +3,27 @@
 from __future__ import annotations
 
 import json
-import socket
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
 from h2j.errors import ApiError, TransientApiError
 from h2j.harvest_hook import HarvestHook
 from h2j.retry import RateLimiter, RetryPolicy
-from sandbox.server import RunningServer
+from tests.canned import Answer, Canned, closed_port, serve
 
 TOKEN = "harvest-secret-token-123"
 
 
-@dataclass
-class Answer:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bytes | None = None
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-
-
-class Canned:
-    """A server that answers each request with the next answer queued for its path."""
-
-    def __init__(self) -> None:
-        self.queues: dict[tuple[str, str], deque[Answer]] = defaultdict(deque)
-        self.seen: list[Seen] = []
-        self.app = FastAPI()
-        self.app.add_api_route("/{path:path}", self.handle, methods=["GET"])
-        self.port = 0
-
-    def queue(self, path: str, *answers: Answer) -> None:
-        self.queues[("GET", path)].extend(answers)
-
-    async def handle(self, request: Request) -> Response:
-        self.seen.append(
-            Seen(
-                request.method,
-                request.url.path,
-                dict(request.query_params),
-                {k.lower(): v for k, v in request.headers.items()},
-            )
-        )
-        queued = self.queues.get((request.method, request.url.path))
-        answer = queued.popleft() if queued else Answer(418, {"message": "nothing queued"})
-        if answer.raw is not None:
-            return Response(
-                answer.raw,
-                status_code=answer.status,
-                media_type="application/json",
-                headers=answer.headers,
-            )
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
-
-
 @pytest.fixture(scope="module")
-def server():
-    canned = Canned()
-    running = RunningServer(canned.app).start()
-    canned.port = running.port
-    yield canned
-    running.stop()
+def server() -> Iterator[Canned]:
+    yield from serve()
 
 
 @pytest.fixture
-def api(server):
-    server.queues.clear()
-    server.seen.clear()
-    return server
+def api(server: Canned) -> Canned:
+    return server.reset()
 
 
 def connection(port: int, **changes: Any) -> str:
@@ -116,7 +56,7 @@ def page(key: str, items: list[dict[str, Any]], next_link: str | None) -> Answer
 
 
 def test_sends_bearer_account_and_user_agent_but_not_h2j_extras(api, hook):
-    api.queue("/v2/users/me", Answer(200, {"id": 7}))
+    api.queue("GET", "/v2/users/me", Answer(200, {"id": 7}))
     assert hook.me() == {"id": 7}
     headers = api.seen[0].headers
     assert headers["authorization"] == f"Bearer {TOKEN}"
@@ -136,6 +76,7 @@ def test_constructor_looks_nothing_up():
 def test_users_follow_links_next_on_the_configured_host(api, hook):
     elsewhere = "https://api.harvestapp.com/v2/users?page={}&per_page=2&is_active=true"
     api.queue(
+        "GET",
         "/v2/users",
         page("users", [{"id": 1}, {"id": 2}], elsewhere.format(2)),
         page("users", [{"id": 3}, {"id": 4}], elsewhere.format(3)),
@@ -147,7 +88,7 @@ def test_users_follow_links_next_on_the_configured_host(api, hook):
 
 
 def test_users_without_active_filter(api, hook):
-    api.queue("/v2/users", page("users", [{"id": 1}], None))
+    api.queue("GET", "/v2/users", page("users", [{"id": 1}], None))
     assert len(list(hook.iter_users(is_active=None))) == 1
     assert "is_active" not in api.seen[0].query
 
@@ -155,6 +96,7 @@ def test_users_without_active_filter(api, hook):
 def test_time_entry_pages_stream_one_page_at_a_time(api, hook):
     next_link = f"http://127.0.0.1:{api.port}/v2/time_entries?cursor=abc&user_id=7"
     api.queue(
+        "GET",
         "/v2/time_entries",
         page("time_entries", [{"id": 10}, {"id": 11}], next_link),
         page("time_entries", [{"id": 12}], None),
@@ -176,6 +118,7 @@ def test_time_entry_pages_stream_one_page_at_a_time(api, hook):
 def test_page_cut_short_names_user_and_page(api, hook):
     next_link = "/v2/time_entries?page=2"
     api.queue(
+        "GET",
         "/v2/time_entries",
         page("time_entries", [{"id": 1}], next_link),
         Answer(200, raw=b'{"time_entries": [{"id": 2, "hours": 1.'),
@@ -188,7 +131,7 @@ def test_page_cut_short_names_user_and_page(api, hook):
 
 def test_page_whose_body_stops_early_is_retried_then_names_user_and_page(api, hook, sleeps):
     short = Answer(200, raw=b'{"time_entries": [', headers={"content-length": "400"})
-    api.queue("/v2/time_entries", short, short, short)
+    api.queue("GET", "/v2/time_entries", short, short, short)
     policy = RetryPolicy(base_delay=0.01, max_attempts=3, sleep=sleeps.append)
     hook.retry_policy = policy
     with pytest.raises(TransientApiError, match="time_entries page 1 for user 42") as caught:
@@ -198,20 +141,21 @@ def test_page_whose_body_stops_early_is_retried_then_names_user_and_page(api, ho
 
 
 def test_page_without_links_is_refused(api, hook):
-    api.queue("/v2/time_entries", Answer(200, {"time_entries": []}))
+    api.queue("GET", "/v2/time_entries", Answer(200, {"time_entries": []}))
     with pytest.raises(ApiError, match="page 1 for user 42 has no 'time_entries' list or 'links'"):
         list(hook.iter_time_entry_pages(42, "2026-11-01", "2026-11-30"))
 
 
 def test_missing_time_entry_is_none(api, hook):
-    api.queue("/v2/time_entries/99", Answer(404, {"message": "Not found"}))
-    api.queue("/v2/time_entries/98", Answer(200, {"id": 98, "hours": 1.5}))
+    api.queue("GET", "/v2/time_entries/99", Answer(404, {"message": "Not found"}))
+    api.queue("GET", "/v2/time_entries/98", Answer(200, {"id": 98, "hours": 1.5}))
     assert hook.get_time_entry(99) is None
     assert hook.get_time_entry(98) == {"id": 98, "hours": 1.5}
 
 
 def test_429_with_retry_after_then_200(api, hook, sleeps):
     api.queue(
+        "GET",
         "/v2/company",
         Answer(429, {"message": "Too many requests"}, {"Retry-After": "3"}),
         Answer(200, {"name": "Acme"}),
@@ -222,13 +166,16 @@ def test_429_with_retry_after_then_200(api, hook, sleeps):
 
 
 def test_5xx_then_200_on_a_page(api, hook):
-    api.queue("/v2/time_entries", Answer(502), Answer(200, page("time_entries", [], None).body))
+    api.queue(
+        "GET", "/v2/time_entries", Answer(502), Answer(200, page("time_entries", [], None).body)
+    )
     assert list(hook.iter_time_entry_pages(1, "2026-11-01", "2026-11-30")) == [[]]
     assert len(api.seen) == 2
 
 
 def test_bad_token_gives_harvest_message_without_the_token(api, hook):
     api.queue(
+        "GET",
         "/v2/users/me",
         Answer(401, {"error": "invalid_token", "error_description": "The token is invalid"}),
     )
@@ -240,11 +187,7 @@ def test_bad_token_gives_harvest_message_without_the_token(api, hook):
 
 
 def test_refused_connection_is_transient(monkeypatch, sleeps):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    monkeypatch.setenv("AIRFLOW_CONN_HARVEST_DOWN", connection(port))
+    monkeypatch.setenv("AIRFLOW_CONN_HARVEST_DOWN", connection(closed_port()))
     policy = RetryPolicy(base_delay=0.01, max_attempts=3, sleep=sleeps.append)
     hook = HarvestHook("harvest_down", retry_policy=policy, rate_limiter=RateLimiter(100, 1))
     with pytest.raises(TransientApiError):
@@ -263,8 +206,8 @@ def test_every_attempt_passes_the_rate_limiter(api, monkeypatch, sleeps):
     limiter = RateLimiter(1000, 15.0, clock=clock)
     policy = RetryPolicy(base_delay=0.01, sleep=sleeps.append)
     hook = HarvestHook("harvest_test", retry_policy=policy, rate_limiter=limiter)
-    api.queue("/v2/company", Answer(503), Answer(200, {"name": "Acme"}))
-    api.queue("/v2/users/me", Answer(200, {"id": 1}))
+    api.queue("GET", "/v2/company", Answer(503), Answer(200, {"name": "Acme"}))
+    api.queue("GET", "/v2/users/me", Answer(200, {"id": 1}))
     hook.company()
     hook.me()
     assert len(readings) == len(api.seen) == 3

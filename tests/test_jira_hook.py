@@ -4,88 +4,28 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
 from h2j.errors import AmbiguousWrite, ApiError, TransientApiError
 from h2j.jira_hook import JiraHook, adf_document, comment_text
 from h2j.retry import RetryPolicy
-from sandbox.common import drop_connection
-from sandbox.server import RunningServer
+from tests.canned import Answer, Canned, closed_port, serve
 
 TOKEN = "jira-api-token-456"
 V3 = "/jira/rest/api/3"
 
 
-@dataclass
-class Answer:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-
-
-class Canned:
-    """A server that answers each request with the next answer queued for its path."""
-
-    def __init__(self) -> None:
-        self.queues: dict[tuple[str, str], deque[Answer]] = defaultdict(deque)
-        self.seen: list[Seen] = []
-        self.app = FastAPI()
-        methods = ["GET", "POST", "PUT", "DELETE"]
-        self.app.add_api_route("/{path:path}", self.handle, methods=methods)
-        self.port = 0
-
-    def queue(self, method: str, path: str, *answers: Answer) -> None:
-        self.queues[(method, path)].extend(answers)
-
-    def sent(self, method: str) -> list[Seen]:
-        return [seen for seen in self.seen if seen.method == method]
-
-    async def handle(self, request: Request) -> Response:
-        raw = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        body = json.loads(raw) if raw else None
-        query = dict(request.query_params)
-        self.seen.append(Seen(request.method, request.url.path, query, headers, body))
-        queued = self.queues.get((request.method, request.url.path))
-        answer = queued.popleft() if queued else Answer(418, {"errorMessages": ["nothing"]})
-        if answer.drop:
-            return drop_connection()
-        if answer.status == 204:
-            return Response(status_code=204)
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
-
-
 @pytest.fixture(scope="module")
-def server():
-    canned = Canned()
-    running = RunningServer(canned.app).start()
-    canned.port = running.port
-    yield canned
-    running.stop()
+def server() -> Iterator[Canned]:
+    yield from serve()
 
 
 @pytest.fixture
-def api(server):
-    server.queues.clear()
-    server.seen.clear()
-    return server
+def api(server: Canned) -> Canned:
+    return server.reset()
 
 
 @pytest.fixture
@@ -359,13 +299,8 @@ def test_deleted_worklogs_read_one_page(api, hook):
 
 
 def test_refused_connection_is_transient(monkeypatch, sleeps):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    hook = make_hook(
-        monkeypatch, sleeps, "jira_down", host=f"http://127.0.0.1:{port}", login="a", password=TOKEN
-    )
+    url = f"http://127.0.0.1:{closed_port()}"
+    hook = make_hook(monkeypatch, sleeps, "jira_down", host=url, login="a", password=TOKEN)
     with pytest.raises(TransientApiError):
         hook.add_worklog(1, started="2026-11-03T09:00:00.000+0000", seconds=60, comment="x")
     assert sleeps

@@ -2,78 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import pickle
-import socket
 import threading
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
 from h2j.errors import AmbiguousWrite, ApiError, TransientApiError
-from h2j.retry import RateLimiter, RetryPolicy, retry_after_seconds, send, site_url
-from sandbox.common import drop_connection
-from sandbox.server import RunningServer
-
-
-@dataclass
-class Answer:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
-    delay: float = 0.0
-
-
-class Canned:
-    """A server that answers each request with the next answer queued for its path."""
-
-    def __init__(self) -> None:
-        self.queues: dict[tuple[str, str], deque[Answer]] = defaultdict(deque)
-        self.seen: list[tuple[str, str]] = []
-        self.app = FastAPI()
-        self.app.add_api_route("/{path:path}", self.handle, methods=["GET", "POST", "PUT"])
-        self.url = ""
-
-    def queue(self, method: str, path: str, *answers: Answer) -> None:
-        self.queues[(method, path)].extend(answers)
-
-    def count(self, method: str, path: str) -> int:
-        return self.seen.count((method, path))
-
-    async def handle(self, request: Request) -> Response:
-        await request.body()
-        key = (request.method, request.url.path)
-        self.seen.append(key)
-        queued = self.queues.get(key)
-        answer = queued.popleft() if queued else Answer(418, {"message": "nothing queued"})
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
-        if answer.drop:
-            return drop_connection()
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+from h2j.http_base import site_url
+from h2j.retry import RateLimiter, RetryPolicy, retry_after_seconds, send
+from tests.canned import Answer, Canned, closed_port, serve
 
 
 @pytest.fixture(scope="module")
-def server():
-    canned = Canned()
-    running = RunningServer(canned.app).start()
-    canned.url = running.url
-    yield canned
-    running.stop()
+def server() -> Iterator[Canned]:
+    yield from serve()
 
 
 @pytest.fixture
-def api(server):
-    server.queues.clear()
-    server.seen.clear()
-    return server
+def api(server: Canned) -> Canned:
+    return server.reset()
 
 
 class Sleeps(list):
@@ -96,14 +47,6 @@ def policy(sleeps) -> RetryPolicy:
 def call(api: Canned, method: str, path: str, timeout: Any = 2.0, url: str | None = None):
     session = requests.Session()
     return lambda: session.request(method, (url or api.url) + path, json={}, timeout=timeout)
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def test_get_retries_5xx_until_200(api, policy):

@@ -17,7 +17,8 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from h2j.errors import ApiError
-from h2j.retry import BearerAuth, PolicyHttpHook, RateLimiter, RetryPolicy
+from h2j.http_base import BearerAuth, PolicyHttpHook
+from h2j.retry import RateLimiter, RetryPolicy
 
 HARVEST_MAX_PER_PAGE = 2000
 

@@ -18,7 +18,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from h2j.errors import ApiError
-from h2j.retry import BearerAuth, PolicyHttpHook, site_url
+from h2j.http_base import BearerAuth, PolicyHttpHook, site_url
 
 API_VERSIONS = ("2", "3")
 WORKLOG_LIST_MAX_IDS = 1000
