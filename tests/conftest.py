@@ -6,10 +6,13 @@ test sees the checkout's dags and plugins folders and a project-local metadata d
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -19,8 +22,11 @@ import pytest
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
-AIRFLOW_HOME = ROOT / ".airflow" / "test"
-AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+# One Airflow home per pytest session, so that sessions running side by side never reset
+# each other's metadata database.
+(ROOT / ".airflow").mkdir(exist_ok=True)
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="test-", dir=ROOT / ".airflow"))
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")

@@ -221,10 +221,6 @@ def report(
     by_user = {int(item["user_id"]): item for item in extracts or [] if isinstance(item, dict)}
     loaded = {int(item["user_id"]): item for item in loads or [] if isinstance(item, dict)}
     result = build_report(users, by_user, loaded, dry_run=dry_run)
-    log.info(
-        "Report for %s\n%s",
-        ", ".join(sorted({u["name"] for u in users}))[:200] or "nobody",
-        report_table(result),
-    )
-    log.info("%s", headline(result))
+    # One message, so that the table and the headline read as one block in the task log.
+    log.info("Run report\n%s\n%s", report_table(result), headline(result))
     return result
