@@ -36,13 +36,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, conf, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from h2j import flow
+from h2j import flow, notify
+from h2j.people import for_each, groups_of
 from h2j.report import headline
 
-PERSON = "{{ task.op_kwargs['user']['name'] }}"
+# Each map index is named after its person (or the first of its group of people).
+PEOPLE = (
+    "{{ task.op_kwargs['people'][0]['name'] }}"
+    "{% if task.op_kwargs['people'] | length > 1 %}"
+    " and {{ task.op_kwargs['people'] | length - 1 }} more{% endif %}"
+)
 
 
 @task
@@ -55,9 +61,10 @@ def prepare() -> dict:
 
 
 @task
-def list_users() -> list[dict]:
-    """Active Harvest users, narrowed by the users param."""
-    return flow.select_users(get_current_context()["params"]["users"])
+def list_users() -> list[list[dict]]:
+    """Active Harvest users, narrowed by the users param, one group per mapped task."""
+    users = flow.select_users(get_current_context()["params"]["users"])
+    return groups_of(users, conf.getint("core", "max_map_length", fallback=1024))
 
 
 @task
@@ -67,9 +74,16 @@ def list_projects() -> list[str]:
 
 
 # A mapped task does not take its doc from the docstring, so it is given explicitly.
-@task(map_index_template=PERSON, doc_md="Stage one person's Harvest entries for the window.")
-def extract(user: dict, window: dict, projects: list[str]) -> dict:
-    return flow.extract(user, window, projects, get_current_context()["run_id"])
+@task(map_index_template=PEOPLE, doc_md="Stage one person's Harvest entries for the window.")
+def extract(people: list[dict], window: dict, projects: list[str]) -> list[dict]:
+    context = get_current_context()
+    summaries, errors = for_each(
+        people, lambda user: flow.extract(user, window, projects, context["run_id"]), "extract"
+    )
+    context["ti"].xcom_push(key="summary", value=summaries)
+    if errors:
+        raise RuntimeError("Extract failed for " + "; ".join(errors))
+    return summaries
 
 
 @task
@@ -79,36 +93,46 @@ def check_drift() -> dict:
 
 
 @task(trigger_rule="all_done")
-def diff(users: list[dict], window: dict) -> dict:
+def diff(groups: list[list[dict]], window: dict) -> dict:
     """Plan every extracted person's changes in one SQL statement."""
+    users = [user for group in groups for user in group]
     return flow.diff(users, window, get_current_context()["run_id"])
 
 
 @task(
-    map_index_template=PERSON,
+    map_index_template=PEOPLE,
     trigger_rule="all_done",
     doc_md="Apply one person's plan to Jira and record each outcome in the ledger.",
 )
-def load(user: dict, window: dict, projects: list[str]) -> dict:
+def load(people: list[dict], window: dict, projects: list[str]) -> list[dict]:
     context = get_current_context()
-    summary = flow.load(user, window, projects, context["run_id"], context["params"]).as_dict()
-    context["ti"].xcom_push(key="summary", value=summary)
-    if summary["failures"]:
+    summaries, errors = for_each(
+        people,
+        lambda user: flow.load(
+            user, window, projects, context["run_id"], context["params"]
+        ).as_dict(),
+        "load",
+    )
+    context["ti"].xcom_push(key="summary", value=summaries)
+    if errors:
+        raise RuntimeError("Load failed for " + "; ".join(errors))
+    failed = [f"{s['user']} ({s['failed']} entries)" for s in summaries if s["failures"]]
+    if failed:
         raise AirflowFailException(
-            f"{summary['failed']} of {user['name']}'s entries failed; see the log. "
-            "Fix the cause, then clear this task to retry this person alone."
+            f"Entries failed for {', '.join(failed)}; see the log. Fix the cause, then "
+            "clear this task to retry these people alone."
         )
-    return summary
+    return summaries
 
 
 @task(trigger_rule="all_done")
-def report(users: list[dict]) -> dict:
+def report(groups: list[list[dict]]) -> dict:
     """Sum the run up per person; fail the run when anyone failed."""
     context = get_current_context()
-    indexes = list(range(len(users)))
+    indexes = list(range(len(groups)))
     result = flow.report(
-        users,
-        context["ti"].xcom_pull(task_ids="extract", map_indexes=indexes),
+        [user for group in groups for user in group],
+        context["ti"].xcom_pull(task_ids="extract", key="summary", map_indexes=indexes),
         context["ti"].xcom_pull(task_ids="load", key="summary", map_indexes=indexes),
         dry_run=context["params"]["dry_run"],
     )
@@ -127,6 +151,7 @@ def report(users: list[dict]) -> dict:
         "retries": 2,
         "retry_delay": dt.timedelta(minutes=2),
         "execution_timeout": dt.timedelta(hours=1),
+        "on_failure_callback": notify.task_failed,
     },
     tags=["h2j", "harvest", "jira"],
     doc_md=__doc__,
@@ -182,10 +207,10 @@ def harvest_to_jira():
     projects = list_projects()
     drifted = check_drift()
     window >> [users, projects, drifted]
-    extracted = extract.partial(window=window, projects=projects).expand(user=users)
+    extracted = extract.partial(window=window, projects=projects).expand(people=users)
     planned = diff(users, window)
     [extracted, drifted] >> planned
-    loaded = load.partial(window=window, projects=projects).expand(user=users)
+    loaded = load.partial(window=window, projects=projects).expand(people=users)
     planned >> loaded
     loaded >> report(users)
 

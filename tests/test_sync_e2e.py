@@ -216,3 +216,18 @@ def test_leave_mode_never_touches_the_estimate(world, run_dag):
         "remaining": 10 * HOUR,
         "original": 10 * HOUR,
     }
+
+
+def test_more_people_than_max_map_length_are_grouped(world, run_dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "2")
+    world.add_issue("OPS-11", estimate_hours=10)
+    for first, last in (("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing")):
+        world.log(world.add_person(first, last), "2026-11-03", 1, "OPS-11 pairing")
+
+    result = run_dag(WINDOW)
+
+    assert result.succeeded, result
+    assert len(result.map_names["load"]) == 2
+    assert any(name.endswith("and 1 more") for name in result.map_names["load"])
+    assert set(result.summaries) == {"Ada Lovelace", "Grace Hopper", "Alan Turing", "Sandbox Admin"}
+    assert total_on(world, "OPS-11") == 3 * HOUR

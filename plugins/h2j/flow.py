@@ -218,9 +218,20 @@ def report(
     A person whose task failed before pushing its XCom simply has no entry, which the
     report shows as a failed extract or load.
     """
-    by_user = {int(item["user_id"]): item for item in extracts or [] if isinstance(item, dict)}
-    loaded = {int(item["user_id"]): item for item in loads or [] if isinstance(item, dict)}
+    by_user = {int(item["user_id"]): item for item in _flatten(extracts)}
+    loaded = {int(item["user_id"]): item for item in _flatten(loads)}
     result = build_report(users, by_user, loaded, dry_run=dry_run)
     # One message, so that the table and the headline read as one block in the task log.
     log.info("Run report\n%s\n%s", report_table(result), headline(result))
     return result
+
+
+def _flatten(xcoms: list | None) -> list[dict[str, Any]]:
+    """The per-person summaries of every map index; a failed index may have pushed none."""
+    return [
+        item
+        for group in xcoms or []
+        if isinstance(group, list)
+        for item in group
+        if isinstance(item, dict)
+    ]
