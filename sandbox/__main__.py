@@ -59,7 +59,10 @@ def _endpoint(url: str) -> dict:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
-        description="Serve the Harvest and Jira sandboxes on 127.0.0.1 until stopped.",
+        description="Serve the Harvest and Jira sandboxes until stopped.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0 inside a container)"
     )
     parser.add_argument("--harvest-port", type=int, default=5010, help="0 picks a free port")
     parser.add_argument("--jira-port", type=int, default=5020, help="0 picks a free port")
@@ -84,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     limits = {"rate_limit": None} if args.no_rate_limit else {}
     servers = {
-        "harvest": RunningServer(harvest.create_app(**limits), port=args.harvest_port),
-        "jira": RunningServer(jira.create_app(), port=args.jira_port),
+        "harvest": RunningServer(
+            harvest.create_app(**limits), port=args.harvest_port, host=args.host
+        ),
+        "jira": RunningServer(jira.create_app(), port=args.jira_port, host=args.host),
     }
     try:
         for server in servers.values():
