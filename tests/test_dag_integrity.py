@@ -56,6 +56,7 @@ def test_params_are_typed_and_documented(parsed):
         "dry_run",
         "adjust_estimate",
         "confirm_deletions",
+        "author_mode",
     }
     for name in params:
         param = params.get_param(name)

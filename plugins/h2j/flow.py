@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from h2j import settings
+from h2j.authors import Author, author_for
 from h2j.drift import check_drift
 from h2j.extract import extract_user
 from h2j.harvest_hook import HarvestHook
@@ -95,9 +96,11 @@ def jira_site(jira: JiraHook) -> tuple[str, str | None]:
     return site, configured
 
 
-def person_for(user: dict[str, Any]) -> Person:
+def person_for(user: dict[str, Any], author: Author) -> Person:
     zone = iana_zone(user.get("timezone"), settings.setting("h2j_default_timezone"))
-    return Person(user_id=int(user["id"]), name=user["name"], zone=zone)
+    return Person(
+        user_id=int(user["id"]), name=user["name"], zone=zone, named_in_comment=not author.is_person
+    )
 
 
 def _resolver(run_id: str, site: str, site_host: str | None, projects, jira: JiraHook):
@@ -112,8 +115,11 @@ def _resolver(run_id: str, site: str, site_host: str | None, projects, jira: Jir
     )
 
 
-def extract(user: dict[str, Any], window: dict, projects: list[str], run_id: str) -> dict:
+def extract(
+    user: dict[str, Any], window: dict, projects: list[str], run_id: str, params: dict[str, Any]
+) -> dict:
     """Stage one person's entries for the window."""
+    author = author_for(int(user["id"]), user["name"], params.get("author_mode"))
     jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
     site, site_host = jira_site(jira)
     resolver = _resolver(run_id, site, site_host, projects, jira)
@@ -123,7 +129,7 @@ def extract(user: dict[str, Any], window: dict, projects: list[str], run_id: str
             harvest=HarvestHook(harvest_conn_id=HARVEST_CONN_ID),
             resolver=resolver,
             run_id=run_id,
-            person=person_for(user),
+            person=person_for(user, author),
             window=Window.from_dict(window),
         )
     return {"user_id": user["id"], "user": user["name"], **summary}
@@ -182,6 +188,14 @@ def load(
     harvest = HarvestHook(harvest_conn_id=HARVEST_CONN_ID)
     site, site_host = jira_site(jira)
     resolver = _resolver(run_id, site, site_host, projects, jira)
+    author = author_for(int(user["id"]), user["name"], params.get("author_mode"))
+    hooks = {JIRA_CONN_ID: jira}
+
+    def hook_for(conn_id: str) -> JiraHook:
+        if conn_id not in hooks:
+            hooks[conn_id] = JiraHook(jira_conn_id=conn_id)
+        return hooks[conn_id]
+
     with closing(resolver.conn), closing(connect(LEDGER_CONN_ID)) as conn:
         extracted = conn.execute(
             sql("extracted_users"), {"run_id": run_id, "user_ids": [int(user["id"])]}
@@ -195,11 +209,15 @@ def load(
             conn=conn,
             jira=jira,
             harvest=harvest,
+            hooks=hook_for,
+            service_conn=JIRA_CONN_ID,
+            author_conn=author.conn_id,
+            author_problem=author.problem,
             resolver=resolver,
             run_id=run_id,
             site=site,
             harvest_account=str(harvest.account_id),
-            person=person_for(user),
+            person=person_for(user, author),
             window=Window.from_dict(window),
             adjust_estimate=settings.adjust_estimate(params.get("adjust_estimate")),
             dry_run=bool(params.get("dry_run")),

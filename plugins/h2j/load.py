@@ -7,10 +7,9 @@ Jira back before writing again. One failed entry never stops the others.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +21,10 @@ from h2j.issues import IssueResolver
 from h2j.sql import sql
 from h2j.staging import Person, stage_entry, write_staging
 from h2j.window import Window
+from h2j.writes import APPLY, ledger_keys
 
 log = logging.getLogger(__name__)
 
-PROPERTY_KEY = "h2j"
 ACTIONS = ("created", "updated", "moved", "deleted", "unchanged", "skipped", "failed")
 
 
@@ -36,6 +35,9 @@ class Target:
     conn: psycopg.Connection
     jira: Any
     harvest: Any
+    hooks: Callable[[str], Any]
+    service_conn: str
+    author_conn: str
     resolver: IssueResolver
     run_id: str
     site: str
@@ -45,6 +47,7 @@ class Target:
     adjust_estimate: str = "auto"
     dry_run: bool = False
     confirm_deletions: bool = False
+    author_problem: str | None = None
     mass_delete_share: float = 0.5
     mass_delete_min: int = 10
 
@@ -57,6 +60,11 @@ class Summary:
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds_pushed: int = 0
 
+    @property
+    def new_failures(self) -> list[dict[str, Any]]:
+        """Failures not already reported by an earlier run with the same reason."""
+        return [failure for failure in self.failures if not failure["known"]]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "user_id": self.user_id,
@@ -64,6 +72,7 @@ class Summary:
             **{action: self.counts[action] for action in ACTIONS},
             "hours_pushed": round(self.seconds_pushed / 3600, 2),
             "failures": self.failures,
+            "new_failures": len(self.new_failures),
         }
 
 
@@ -73,7 +82,7 @@ def load_user(target: Target) -> Summary:
     lock = {"site": target.site, "user_id": target.person.user_id}
     target.conn.execute(sql("user_lock"), lock)
     try:
-        rows = hold_mass_deletion(target, plan_rows(target))
+        rows = refuse_without_author(target, hold_mass_deletion(target, plan_rows(target)))
         for row in rows:
             apply_row(target, row, summary)
     finally:
@@ -154,7 +163,19 @@ def hold_mass_deletion(target: Target, rows: list[dict[str, Any]]) -> list[dict[
     )
     log.error("Entry deletions for %s %s", target.person.name, reason)
     return [
-        {**row, "action": "fail", "reason": reason} if row["action"] == "delete" else row
+        {**row, "action": "fail", "reason": reason, "last_error": None}
+        if row["action"] == "delete"
+        else row
+        for row in rows
+    ]
+
+
+def refuse_without_author(target: Target, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Without a Jira account to write as, every write of the person fails, named."""
+    if not target.author_problem:
+        return rows
+    return [
+        {**row, "action": "fail", "reason": target.author_problem} if row["action"] in PAST else row
         for row in rows
     ]
 
@@ -214,6 +235,7 @@ def fail(
             "action": row["action"],
             "status": status,
             "message": message,
+            "known": row.get("last_error") == message[:2000],
         }
     )
     if target.dry_run:
@@ -232,151 +254,4 @@ def fail(
         )
 
 
-def ledger_keys(target: Target, row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "site": target.site,
-        "entry_id": row["entry_id"],
-        "harvest_account": target.harvest_account,
-        "user_id": target.person.user_id,
-        "run_id": target.run_id,
-    }
-
-
-def payload_hash(row: dict[str, Any], action: str) -> str:
-    payload = [action, row["issue_id"], row["seconds"], row["started"], row["comment_hash"]]
-    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
-
-
-def record_intent(
-    target: Target, row: dict[str, Any], action: str, issue_id: str | None, issue_key: str | None
-) -> None:
-    with target.conn.transaction():
-        target.conn.execute(
-            sql("ledger_intent"),
-            {
-                **ledger_keys(target, row),
-                "issue_id": issue_id,
-                "issue_key": issue_key,
-                "worklog_id": row["worklog_id"],
-                "spent_date": row["spent_date"],
-                "action": action,
-                "payload_hash": payload_hash(row, action),
-            },
-        )
-
-
-def record_synced(target: Target, row: dict[str, Any], worklog_id: str) -> None:
-    with target.conn.transaction():
-        target.conn.execute(
-            sql("ledger_synced"),
-            {
-                **ledger_keys(target, row),
-                "issue_id": row["issue_id"],
-                "issue_key": row["issue_key"],
-                "worklog_id": str(worklog_id),
-                "seconds": row["seconds"],
-                "started": row["started"],
-                "spent_date": row["spent_date"],
-                "comment_hash": row["comment_hash"],
-            },
-        )
-
-
-def record_deleted(target: Target, row: dict[str, Any]) -> None:
-    with target.conn.transaction():
-        target.conn.execute(sql("ledger_deleted"), ledger_keys(target, row))
-
-
-def h2j_property(target: Target, row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "entry_id": row["entry_id"],
-        "account_id": target.harvest_account,
-        "user_id": target.person.user_id,
-    }
-
-
-def find_own_worklog(target: Target, issue_id: str, entry_id: int) -> dict[str, Any] | None:
-    """The worklog on ``issue_id`` that h2j wrote for ``entry_id``, if Jira holds one."""
-    for worklog in target.jira.iter_worklogs(issue_id, expand_properties=True):
-        for prop in worklog.get("properties") or []:
-            value = prop.get("value") if prop.get("key") == PROPERTY_KEY else None
-            if (
-                isinstance(value, dict)
-                and value.get("entry_id") == entry_id
-                and str(value.get("account_id")) == str(target.harvest_account)
-            ):
-                return worklog
-    return None
-
-
-def create(target: Target, row: dict[str, Any]) -> None:
-    """Create the worklog, or adopt the one an earlier attempt created unseen."""
-    if row["pending_action"] == "create":
-        existing = find_own_worklog(target, row["issue_id"], row["entry_id"])
-        if existing is not None:
-            log.warning(
-                "Entry %s: adopting worklog %s that an earlier attempt created on %s",
-                row["entry_id"],
-                existing["id"],
-                row["issue_key"],
-            )
-            row = {**row, "worklog_id": str(existing["id"])}
-            update(target, row)
-            return
-
-    record_intent(target, row, "create", row["issue_id"], row["issue_key"])
-    worklog = target.jira.add_worklog(
-        row["issue_id"],
-        started=row["started"],
-        seconds=row["seconds"],
-        comment=row["comment"] or "",
-        properties={PROPERTY_KEY: h2j_property(target, row)},
-        adjust_estimate=target.adjust_estimate,
-    )
-    record_synced(target, row, worklog["id"])
-
-
-def update(target: Target, row: dict[str, Any]) -> None:
-    """Rewrite the worklog; one deleted by hand in Jira is created again."""
-    record_intent(target, row, "update", row["issue_id"], row["issue_key"])
-    try:
-        target.jira.update_worklog(
-            row["issue_id"],
-            row["worklog_id"],
-            started=row["started"],
-            seconds=row["seconds"],
-            comment=row["comment"] or "",
-            adjust_estimate=target.adjust_estimate,
-        )
-    except ApiError as exc:
-        if exc.status != 404 or isinstance(exc, AmbiguousWrite):
-            raise
-        log.warning(
-            "Entry %s: worklog %s is gone from %s; creating it again",
-            row["entry_id"],
-            row["worklog_id"],
-            row["issue_key"],
-        )
-        record_deleted(target, row)
-        create(target, {**row, "worklog_id": None, "pending_action": None})
-        return
-    record_synced(target, row, row["worklog_id"])
-
-
-def delete(target: Target, row: dict[str, Any]) -> None:
-    """Remove the worklog from the issue it is on (the ledger's issue)."""
-    record_intent(target, row, "delete", row["old_issue_id"], row["old_issue_key"])
-    target.jira.delete_worklog(
-        row["old_issue_id"], row["worklog_id"], adjust_estimate=target.adjust_estimate
-    )
-    record_deleted(target, row)
-
-
-def move(target: Target, row: dict[str, Any]) -> None:
-    """Re-pointed entry: the hours leave the old issue, then arrive on the new one."""
-    delete(target, row)
-    create(target, {**row, "worklog_id": None, "pending_action": None})
-
-
-APPLY = {"create": create, "update": update, "delete": delete, "move": move}
 PAST = {"create": "created", "update": "updated", "delete": "deleted", "move": "moved"}

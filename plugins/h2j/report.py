@@ -33,7 +33,7 @@ def build_report(
     frame = pd.DataFrame(lines, columns=[*COLUMNS, "user_id"])
     totals = {action: int(frame[action].sum()) for action in ACTIONS} if lines else {}
     totals["hours_pushed"] = round(float(frame["hours_pushed"].sum()), 2) if lines else 0.0
-    failed = [line["user"] for line in lines if line["status"] != "ok"]
+    failed = [line["user"] for line in lines if not line["status"].startswith("ok")]
     return {
         "dry_run": dry_run,
         "users": len(lines),
@@ -48,8 +48,10 @@ def _status(extract: dict | None, load: dict | None) -> str:
         return "extract failed"
     if load is None:
         return "load failed"
+    if load.get("new_failures"):
+        return f"{load['new_failures']} entries failed"
     if load.get("failed"):
-        return f"{load['failed']} entries failed"
+        return f"ok ({load['failed']} failures already reported)"
     return "ok"
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-ADJUST_ESTIMATE_MODES = ("auto", "leave")
+ADJUST_ESTIMATE_MODES = ("auto", "leave", "recompute")
+AUTHOR_MODES = ("service", "per_user")
 DEFAULTS = {
     "h2j_adjust_estimate": "auto",
     "h2j_default_timezone": "UTC",
     "h2j_staging_keep_days": "14",
     "h2j_mass_delete_share": "0.5",
     "h2j_mass_delete_min": "10",
+    "h2j_author_mode": "service",
+    "h2j_per_user_fallback": "true",
 }
 
 
@@ -31,3 +34,14 @@ def adjust_estimate(override: str | None = None) -> str:
     if mode not in ADJUST_ESTIMATE_MODES:
         raise ValueError(f"adjust_estimate {mode!r} is not one of {ADJUST_ESTIMATE_MODES}")
     return mode
+
+
+def author_mode(override: str | None = None) -> str:
+    mode = setting("h2j_author_mode", override)
+    if mode not in AUTHOR_MODES:
+        raise ValueError(f"author_mode {mode!r} is not one of {AUTHOR_MODES}")
+    return mode
+
+
+def per_user_fallback() -> bool:
+    return setting("h2j_per_user_fallback").strip().lower() in ("1", "true", "yes")

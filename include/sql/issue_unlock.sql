@@ -1,0 +1,1 @@
+SELECT pg_advisory_unlock(hashtextextended('issue/' || %(site)s || '/' || %(issue_id)s, 0))
