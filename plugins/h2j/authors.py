@@ -8,7 +8,6 @@ without it the person falls back to the service account when the settings allow 
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 
@@ -30,7 +29,6 @@ def user_conn_id(user_id: int) -> str:
     return f"jira_user_{user_id}"
 
 
-@functools.cache
 def _connection_exists(conn_id: str) -> bool:
     from airflow.sdk import BaseHook
 
