@@ -19,8 +19,13 @@ CREATE TABLE IF NOT EXISTS h2j.ledger (
     first_synced    timestamptz,
     last_synced     timestamptz,
     last_run        text,
+    -- The Jira connection that wrote the worklog: updates and deletes must use the same.
+    author_conn     text,
     PRIMARY KEY (site, entry_id),
-    CONSTRAINT ledger_state_known CHECK (state IN ('synced', 'deleted', 'failed', 'pending')),
+    -- 'drifted': the worklog was changed or deleted by hand in Jira; the next plan
+    -- restores Harvest's value.
+    CONSTRAINT ledger_state_known
+        CHECK (state IN ('synced', 'deleted', 'failed', 'pending', 'drifted')),
     CONSTRAINT ledger_worklog_has_issue CHECK (worklog_id IS NULL OR issue_id IS NOT NULL)
 );
 
@@ -86,4 +91,12 @@ CREATE TABLE IF NOT EXISTS h2j.issue_lookups (
     issue_key  text,
     found      boolean NOT NULL,
     PRIMARY KEY (run_id, site, ref)
+);
+
+-- How far each of Jira's worklog change feeds has been read, per site.
+CREATE TABLE IF NOT EXISTS h2j.feed_checkpoints (
+    site     text   NOT NULL,
+    feed     text   NOT NULL,
+    since_ms bigint NOT NULL,
+    PRIMARY KEY (site, feed)
 );

@@ -19,7 +19,9 @@ RETURNS TABLE (
     spent_date     date,
     comment        text,
     comment_hash   text,
-    pending_action text
+    pending_action text,
+    author_conn    text,
+    last_error     text
 )
 LANGUAGE sql STABLE
 AS $$
@@ -32,7 +34,8 @@ AS $$
         SELECT s.*, l.worklog_id AS l_worklog_id, l.issue_id AS l_issue_id,
                l.issue_key AS l_issue_key, l.seconds AS l_seconds, l.started AS l_started,
                l.comment_hash AS l_comment_hash, l.state AS l_state,
-               l.pending_action AS l_pending_action
+               l.pending_action AS l_pending_action, l.author_conn AS l_author_conn,
+               l.last_error AS l_last_error
         FROM staged AS s
         LEFT JOIN h2j.ledger AS l ON l.site = p_site AND l.entry_id = s.entry_id
     ),
@@ -80,12 +83,14 @@ AS $$
         p.spent_date,
         p.comment,
         p.comment_hash,
-        p.l_pending_action
+        p.l_pending_action,
+        p.l_author_conn,
+        p.l_last_error
     FROM staged_pairs AS p
     UNION ALL
     SELECT
         v.entry_id, v.user_id, 'verify', 'missing from Harvest in this window',
         NULL, NULL, v.issue_id, v.issue_key, v.worklog_id, NULL, NULL, v.spent_date, NULL,
-        NULL, v.pending_action
+        NULL, v.pending_action, v.author_conn, v.last_error
     FROM vanished AS v
 $$;
