@@ -75,7 +75,11 @@ def list_projects() -> list[str]:
 
 
 # A mapped task does not take its doc from the docstring, so it is given explicitly.
-@task(map_index_template=PEOPLE, doc_md="Stage one person's Harvest entries for the window.")
+@task(
+    pool="harvest_api",
+    map_index_template=PEOPLE,
+    doc_md="Stage one person's Harvest entries for the window.",
+)
 def extract(people: list[dict], window: dict, projects: list[str]) -> list[dict]:
     context = get_current_context()
     summaries, errors = for_each(
@@ -103,6 +107,7 @@ def diff(groups: list[list[dict]], window: dict) -> dict:
 
 
 @task(
+    pool="jira_api",
     map_index_template=PEOPLE,
     trigger_rule="all_done",
     doc_md="Apply one person's plan to Jira and record each outcome in the ledger.",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from h2j.jira_hook import JiraHook
 from h2j.load import Summary, Target, load_user
 from h2j.report import build_report, headline, report_table
 from h2j.schema import ensure_schema
+from h2j.shared_limiter import harvest_limiter, token_fingerprint
 from h2j.sql import connect, sql
 from h2j.staging import Person
 from h2j.timezones import iana_zone
@@ -46,10 +48,22 @@ def prepare(from_date: str | None, to_date: str | None, interval_end: dt.date) -
     return window.as_dict()
 
 
+@contextmanager
+def harvest_hook() -> Iterator[HarvestHook]:
+    """Harvest's hook, rate limited together with every other task through the ledger DB.
+
+    Harvest allows 100 requests per 15 s per token; mapped tasks run in separate
+    processes (or machines), so only a limiter they share can keep them all under it.
+    """
+    token = HarvestHook.get_connection(HARVEST_CONN_ID).password or ""
+    with closing(harvest_limiter(LEDGER_CONN_ID, token_fingerprint(token))) as limiter:
+        yield HarvestHook(harvest_conn_id=HARVEST_CONN_ID, rate_limiter=limiter)
+
+
 def select_users(requested: list[Any] | None) -> list[dict[str, Any]]:
     """Active Harvest users, narrowed to the ids or e-mails a person asked for."""
-    harvest = HarvestHook(harvest_conn_id=HARVEST_CONN_ID)
-    users = [user_summary(user) for user in harvest.iter_users(is_active=True)]
+    with harvest_hook() as harvest:
+        users = [user_summary(user) for user in harvest.iter_users(is_active=True)]
     if not requested:
         log.info("Syncing all %s active Harvest users", len(users))
         return users
@@ -123,10 +137,10 @@ def extract(
     jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
     site, site_host = jira_site(jira)
     resolver = _resolver(run_id, site, site_host, projects, jira)
-    with closing(resolver.conn), closing(connect(LEDGER_CONN_ID)) as conn:
+    with closing(resolver.conn), closing(connect(LEDGER_CONN_ID)) as conn, harvest_hook() as hv:
         summary = extract_user(
             conn=conn,
-            harvest=HarvestHook(harvest_conn_id=HARVEST_CONN_ID),
+            harvest=hv,
             resolver=resolver,
             run_id=run_id,
             person=person_for(user, author),
@@ -185,7 +199,6 @@ def load(
     ``confirm_deletions``.
     """
     jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
-    harvest = HarvestHook(harvest_conn_id=HARVEST_CONN_ID)
     site, site_host = jira_site(jira)
     resolver = _resolver(run_id, site, site_host, projects, jira)
     author = author_for(int(user["id"]), user["name"], params.get("author_mode"))
@@ -196,7 +209,11 @@ def load(
             hooks[conn_id] = JiraHook(jira_conn_id=conn_id)
         return hooks[conn_id]
 
-    with closing(resolver.conn), closing(connect(LEDGER_CONN_ID)) as conn:
+    with (
+        closing(resolver.conn),
+        closing(connect(LEDGER_CONN_ID)) as conn,
+        harvest_hook() as harvest,
+    ):
         extracted = conn.execute(
             sql("extracted_users"), {"run_id": run_id, "user_ids": [int(user["id"])]}
         ).fetchall()

@@ -3,7 +3,7 @@
 Harvest allows 100 requests per 15 seconds per access token. Airflow runs each mapped
 extract task in a process of its own, on other machines with Celery, so a limiter held in
 memory bounds one task only. :class:`SharedRateLimiter` keeps the recent request slots in
-``h2j.rate_slots`` instead; ``h2j.take_rate_slot`` (``include/sql/schema/004_rate_limit.sql``)
+``h2j.rate_slots`` instead; ``h2j.take_rate_slot`` (``include/sql/schema/003_rate_limit.sql``)
 takes one under an advisory lock in a transaction of a single statement, and the caller
 sleeps with no transaction open when the window is full.
 
