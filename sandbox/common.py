@@ -7,12 +7,18 @@ endpoints under ``/_sandbox`` need no credentials and are never counted or fault
 A fault rule is a JSON object:
 
 - ``kind``: ``latency`` (sleep ``ms`` then serve), ``error`` (answer ``status``, default
-  503, without serving), ``rate_limit`` (answer 429 with ``Retry-After: retry_after``),
-  ``reset`` (drop the connection without serving), ``apply_then_fail`` (serve, commit the
-  change, then answer ``status``, default 502, or drop the connection when ``drop`` is
-  true).
-- ``method`` and ``path``: which requests it applies to (``path`` is a regular expression
-  searched in the URL path); both optional.
+  503, without serving, with ``message`` in the API's error shape), ``rate_limit`` (answer
+  429 with ``Retry-After: retry_after``), ``reset`` (drop the connection without serving),
+  ``apply_then_fail`` (serve, commit the change, then answer ``status``, default 502, or
+  drop the connection when ``drop`` is true), ``body`` (answer ``status``, default 200,
+  with ``body`` sent byte for byte as UTF-8 and ``content_type``, default
+  ``application/json``, without serving). ``body`` is how a test makes a server say what
+  no well-behaved server would: a page that is not JSON or is cut short, ``NaN`` or
+  ``Infinity`` literals, numbers too large for any integer type, the same entry on two
+  pages.
+- ``method``, ``path`` and ``query``: which requests it applies to (``path`` and ``query``
+  are regular expressions searched in the URL path and in the raw query string, such as
+  ``user_id=7(&|$)``); all optional.
 - ``rate``: the chance it fires on a matching request (default 1); ``times``: how many
   times it may fire before it is spent (default unlimited); ``skip``: how many matching
   requests pass before it starts firing (default 0).
@@ -35,7 +41,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 _transport: contextvars.ContextVar[Any] = contextvars.ContextVar("sandbox_transport")
 
-FAULT_KINDS = {"latency", "error", "rate_limit", "reset", "apply_then_fail"}
+FAULT_KINDS = {"latency", "error", "rate_limit", "reset", "apply_then_fail", "body"}
 
 
 class DroppingH11Protocol(H11Protocol):
@@ -67,14 +73,17 @@ class FaultRule:
         self.kind = kind
         self.method = (spec.get("method") or "").upper() or None
         self.path = re.compile(spec["path"]) if spec.get("path") else None
+        self.query = re.compile(spec["query"]) if spec.get("query") else None
         self.rate = float(spec.get("rate", 1.0))
         self.times = spec.get("times")
         self.skip = int(spec.get("skip", 0))
         self.fired = 0
         self.seen = 0
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.method and self.method != method:
+            return False
+        if self.query and not self.query.search(query):
             return False
         return not (self.path and not self.path.search(path))
 
@@ -123,9 +132,9 @@ class Controls:
             window.append(now)
         return None
 
-    def firing(self, method: str, path: str) -> list[FaultRule]:
+    def firing(self, method: str, path: str, query: str = "") -> list[FaultRule]:
         with self.lock:
-            return [r for r in self.rules if r.matches(method, path) and r.fires(self.rng)]
+            return [r for r in self.rules if r.matches(method, path, query) and r.fires(self.rng)]
 
     def set_rules(self, specs: list[dict[str, Any]], seed: int | None) -> None:
         rules = [FaultRule(spec) for spec in specs]
@@ -172,7 +181,7 @@ def install(
             )
 
         after: list[FaultRule] = []
-        for rule in controls.firing(request.method, path):
+        for rule in controls.firing(request.method, path, request.url.query):
             if rule.kind == "latency":
                 await asyncio.sleep(float(rule.spec.get("ms", 20)) / 1000)
             elif rule.kind == "apply_then_fail":
@@ -196,6 +205,12 @@ def install(
 def _fault_response(rule: FaultRule, error_body) -> Response:
     if rule.kind == "reset":
         return drop_connection()
+    if rule.kind == "body":
+        return Response(
+            content=str(rule.spec.get("body", "")).encode("utf-8"),
+            status_code=int(rule.spec.get("status", 200)),
+            media_type=str(rule.spec.get("content_type", "application/json")),
+        )
     if rule.kind == "rate_limit":
         retry_after = str(rule.spec.get("retry_after", 1))
         return JSONResponse(
@@ -204,7 +219,8 @@ def _fault_response(rule: FaultRule, error_body) -> Response:
             headers={"Retry-After": retry_after},
         )
     status = int(rule.spec.get("status", 503))
-    return JSONResponse(error_body(status, "Service unavailable"), status_code=status)
+    message = str(rule.spec.get("message", "Service unavailable"))
+    return JSONResponse(error_body(status, message), status_code=status)
 
 
 def _admin_router(controls: Controls, dump_state, load_state, reset_state) -> APIRouter:

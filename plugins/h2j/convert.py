@@ -27,6 +27,9 @@ DEFAULT_START = time(9, 0)
 # counts in UTF-16 code units, as Java strings are.
 JIRA_TEXT_LIMIT = 32_767
 TRUNCATION_MARKER = " […truncated by h2j]"
+# How much of an unusable value an error message quotes: enough to recognise it, short
+# enough that a 100,000-character string does not travel on through XCom and the ledger.
+QUOTE_LIMIT = 40
 
 _SPENT_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CLOCK = re.compile(
@@ -48,6 +51,14 @@ class BadEntry(ValueError):
         self.problem = problem
 
 
+def quoted(value: object) -> str:
+    """``repr(value)`` for an error message, cut to QUOTE_LIMIT characters."""
+    text = repr(value)
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    return f"{text[: QUOTE_LIMIT - 1]}… ({len(str(value))} characters)"
+
+
 def entry_seconds(entry_id: object, hours: object) -> int:
     """Harvest's decimal ``hours`` as whole seconds, rounded half up.
 
@@ -57,10 +68,10 @@ def entry_seconds(entry_id: object, hours: object) -> int:
     """
     value = _hours_decimal(entry_id, hours)
     if value < 0:
-        raise BadEntry(entry_id, f"hours is {hours!r}, below zero")
+        raise BadEntry(entry_id, f"hours is {quoted(hours)}, below zero")
     if value > MAX_ENTRY_HOURS:
         limit = f"more than {MAX_ENTRY_HOURS} hours in one entry"
-        raise BadEntry(entry_id, f"hours is {hours!r}, {limit}")
+        raise BadEntry(entry_id, f"hours is {quoted(hours)}, {limit}")
     return int((value * 3600).to_integral_value(rounding=ROUND_HALF_UP))
 
 
@@ -69,7 +80,7 @@ def _hours_decimal(entry_id: object, hours: object) -> Decimal:
     if hours is None:
         raise BadEntry(entry_id, "hours is missing")
     if isinstance(hours, bool) or not isinstance(hours, numbers.Real | Decimal):
-        raise BadEntry(entry_id, f"hours is {hours!r}, not a number")
+        raise BadEntry(entry_id, f"hours is {quoted(hours)}, not a number")
     try:
         if isinstance(hours, Decimal):
             value = hours
@@ -78,9 +89,9 @@ def _hours_decimal(entry_id: object, hours: object) -> Decimal:
         else:
             value = Decimal(repr(float(hours)))
     except (InvalidOperation, OverflowError, ValueError, TypeError) as err:
-        raise BadEntry(entry_id, f"hours is {hours!r}, not a number") from err
+        raise BadEntry(entry_id, f"hours is {quoted(hours)}, not a number") from err
     if not value.is_finite():
-        raise BadEntry(entry_id, f"hours is {hours!r}, not a finite number")
+        raise BadEntry(entry_id, f"hours is {quoted(hours)}, not a finite number")
     return value
 
 
@@ -122,7 +133,7 @@ def parse_spent_date(entry_id: object, value: object) -> date:
             pass
     if value is None:
         raise BadEntry(entry_id, "spent_date is missing")
-    raise BadEntry(entry_id, f"spent_date is {value!r}, not a YYYY-MM-DD date")
+    raise BadEntry(entry_id, f"spent_date is {quoted(value)}, not a YYYY-MM-DD date")
 
 
 def parse_started_time(value: str | None) -> time | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from h2j.errors import ApiError
 from h2j.issues import IssueResolver
 from h2j.sql import sql
 from h2j.staging import (
@@ -36,7 +37,42 @@ def extract_user(
     Pages are streamed and copied one by one inside one transaction, so a failure half
     way leaves the previous rows (or none) and never a partial set that looks like
     deletions. The run's ``extracts`` row is written last, in the same transaction.
+
+    :raises ApiError: Harvest or Jira failed this person as a whole (a page refused,
+        unreadable or cut short); the message names the person.
     """
+    try:
+        counts = _stage_all(conn, harvest, resolver, run_id, person, window)
+    except ApiError as exc:
+        log.error("Extract of %s (user %s) failed: %s", person.name, person.user_id, exc)
+        raise naming_person(exc, person) from exc
+
+    summary = counts.as_dict()
+    log.info(
+        "Staged %s entries for %s (user %s), %s: %s linked, %s without an issue, "
+        "%s running, %s bad, %s left out",
+        counts.entries,
+        person.name,
+        person.user_id,
+        window,
+        summary["ok"],
+        summary["no_issue"],
+        summary["running"],
+        summary["bad"],
+        len(counts.unusable),
+    )
+    return summary
+
+
+def _stage_all(
+    conn: psycopg.Connection,
+    harvest,
+    resolver: IssueResolver,
+    run_id: str,
+    person: Person,
+    window: Window,
+) -> StageCounts:
+    """Stage every page of the person's entries in one transaction; return the counts."""
     counts = StageCounts()
     seen: set[int] = set()
     params = {"run_id": run_id, "user_id": person.user_id}
@@ -55,18 +91,15 @@ def extract_user(
             sql("extract_record"),
             {**params, "user_name": person.name, "entries": counts.entries, **window.as_dict()},
         )
+    return counts
 
-    summary = counts.as_dict()
-    log.info(
-        "Staged %s entries for %s (user %s), %s: %s linked, %s without an issue, "
-        "%s running, %s bad",
-        counts.entries,
-        person.name,
-        person.user_id,
-        window,
-        summary["ok"],
-        summary["no_issue"],
-        summary["running"],
-        summary["bad"],
+
+def naming_person(exc: ApiError, person: Person) -> ApiError:
+    """The same error, of the same class, with the person's name in front of its message."""
+    return type(exc)(
+        exc.service,
+        exc.status,
+        f"entries of {person.name} (user {person.user_id}): {exc.message}",
+        method=exc.method,
+        path=exc.path,
     )
-    return summary

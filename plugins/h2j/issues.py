@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from h2j.errors import ApiError, TransientApiError
 from h2j.issue_refs import first_known_key, reference_from_external
 from h2j.sql import sql
 
@@ -23,6 +24,14 @@ class Issue:
 
 class IssueNotFound(LookupError):
     """The entry names an issue of a known project that Jira does not have."""
+
+
+class IssueLookupFailed(LookupError):
+    """Jira refused to show one issue or answered in a shape h2j cannot read.
+
+    Only the entries naming that issue fail. Jira being unreachable, or refusing the
+    credentials (401), is not about one issue and is raised as the hook's own error.
+    """
 
 
 class IssueResolver:
@@ -48,6 +57,7 @@ class IssueResolver:
         self.known_projects = {key.upper() for key in known_projects}
         self.lookup = lookup
         self.cache: dict[str, Issue | None] = {}
+        self.failed: dict[str, str] = {}
 
     def reference(self, entry: Mapping[str, Any]) -> str | None:
         """The issue id or key an entry points at, before asking Jira.
@@ -70,17 +80,29 @@ class IssueResolver:
             self.cache[ref] = Issue(issue_id, key) if found else None
 
     def resolve(self, ref: str) -> Issue:
-        """The issue for ``ref``; IssueNotFound when Jira does not know it."""
+        """The issue for ``ref``.
+
+        :raises IssueNotFound: Jira does not know it.
+        :raises IssueLookupFailed: Jira's answer about it was an error or unreadable; the
+            failure is remembered for the rest of the task, but not shared with the run's
+            other tasks, so a later attempt asks again.
+        """
+        if ref in self.failed:
+            raise IssueLookupFailed(self.failed[ref])
         if ref not in self.cache:
-            self.cache[ref] = self._ask_jira(ref)
+            try:
+                self.cache[ref] = self._ask_jira(ref)
+            except IssueLookupFailed as exc:
+                log.warning("Entries naming %s fail: %s", ref, exc)
+                self.failed[ref] = str(exc)
+                raise
         issue = self.cache[ref]
         if issue is None:
             raise IssueNotFound(f"Jira has no issue {ref}")
         return issue
 
     def _ask_jira(self, ref: str) -> Issue | None:
-        found = self.lookup(ref)
-        issue = Issue(str(found["id"]), found["key"]) if found else None
+        issue = self._issue_from(ref, self._answer(ref))
         self.conn.execute(
             sql("issue_lookup_put"),
             {
@@ -95,3 +117,34 @@ class IssueResolver:
         if issue is None:
             log.warning("Jira has no issue %s", ref)
         return issue
+
+    def _answer(self, ref: str) -> Any:
+        """Jira's answer for ``ref``; errors about this one issue become IssueLookupFailed."""
+        try:
+            return self.lookup(ref)
+        except TransientApiError:
+            raise
+        except ApiError as exc:
+            if exc.status == 401:
+                raise
+            raise IssueLookupFailed(f"looking up issue {ref} in Jira failed: {exc}") from exc
+
+    @staticmethod
+    def _issue_from(ref: str, found: Any) -> Issue | None:
+        """The id and key in Jira's issue JSON; IssueLookupFailed when either is missing."""
+        if found is None:
+            return None
+        fields = found if isinstance(found, Mapping) else {}
+        issue_id, key = fields.get("id"), fields.get("key")
+        if not _is_issue_id(issue_id) or not isinstance(key, str) or not key.strip():
+            raise IssueLookupFailed(
+                f"Jira's answer about issue {ref} lacks a numeric issue id or a key"
+            )
+        return Issue(str(issue_id), key.strip())
+
+
+def _is_issue_id(value: Any) -> bool:
+    """Jira sends issue ids as digit strings; a positive integer is taken too."""
+    if isinstance(value, str):
+        return value.isascii() and value.isdigit()
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

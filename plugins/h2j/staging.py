@@ -22,9 +22,10 @@ from h2j.convert import (
     jira_started,
     parse_spent_date,
     parse_started_time,
+    quoted,
     worklog_seconds,
 )
-from h2j.issues import IssueNotFound, IssueResolver
+from h2j.issues import IssueLookupFailed, IssueNotFound, IssueResolver
 from h2j.sql import sql
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ COLUMNS = (
     "error",
 )
 STATUS = COLUMNS.index("status")
+# Staging and the ledger key on PostgreSQL bigint; a larger id cannot be stored or trusted.
+MAX_ENTRY_ID = 2**63 - 1
 
 
 @dataclass
@@ -104,7 +107,7 @@ def stage_entry(
         )
     except BadEntry as exc:
         row.update(status="bad", error=str(exc))
-    except IssueNotFound as exc:
+    except (IssueNotFound, IssueLookupFailed) as exc:
         row.update(status="bad", error=f"entry {entry_id}: {exc}")
     return tuple(row.values())
 
@@ -112,25 +115,42 @@ def stage_entry(
 def usable_entries(
     page: Iterable[Any], seen: set[int], counts: StageCounts, person: Person
 ) -> Iterator[Mapping[str, Any]]:
-    """The entries of a page that carry an id h2j can key on, each id once per run."""
+    """The entries of a page h2j can key on: a valid id, this person's, each id once per run.
+
+    Anything else is left out and described in ``counts.unusable``. Harvest's offset
+    paging can show an entry on two pages when entries change while a person is paged
+    through; the first copy is kept, and the next run reads the entry afresh.
+    """
     for entry in page:
-        entry_id = entry.get("id") if isinstance(entry, Mapping) else None
-        if isinstance(entry_id, bool) or not isinstance(entry_id, int) or entry_id <= 0:
-            counts.unusable.append(
-                f"an entry of {person.name} without a valid id: {str(entry_id)[:40]!r}"
-            )
-            log.warning("Skipping an entry of %s without a valid id", person.name)
-            continue
-        if entry_id in seen:
+        problem = unusable_problem(entry, person)
+        if problem is None and entry["id"] in seen:
             counts.duplicates += 1
-            log.warning(
-                "Entry %s of %s came twice from Harvest; keeping the first copy",
-                entry_id,
-                person.name,
-            )
+            problem = f"entry {entry['id']} of {person.name} came twice; the first copy is kept"
+        if problem is not None:
+            counts.unusable.append(problem)
+            log.warning("Skipping an entry from Harvest: %s", problem)
             continue
-        seen.add(entry_id)
+        seen.add(entry["id"])
         yield entry
+
+
+def unusable_problem(entry: Any, person: Person) -> str | None:
+    """Why h2j cannot stage ``entry`` for ``person`` at all, or None when it can."""
+    if not isinstance(entry, Mapping):
+        return f"an item of {person.name}'s entries is not an object: {quoted(entry)}"
+    entry_id = entry.get("id")
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+        return f"an entry of {person.name} has no usable id: {quoted(entry_id)}"
+    if not 0 < entry_id <= MAX_ENTRY_ID:
+        return f"an entry of {person.name} has an id out of range: {quoted(entry_id)}"
+    owner = entry.get("user")
+    owner_id = owner.get("id") if isinstance(owner, Mapping) else None
+    if owner_id is not None and owner_id != person.user_id:
+        return (
+            f"entry {entry_id} came among {person.name}'s entries but belongs to user "
+            f"{quoted(owner_id)}"
+        )
+    return None
 
 
 def write_staging(conn: psycopg.Connection, rows: Iterable[tuple]) -> int:
