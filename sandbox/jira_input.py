@@ -100,11 +100,30 @@ def _take_comment(body, version: str, record: dict, errors: dict) -> None:
     elif version == "2":
         if not isinstance(comment, str):
             raise JiraError(400, [BAD_PAYLOAD])
-        record["comment"] = comment
+        _take_text(comment, comment, record, errors)
     elif _is_adf_document(comment):
-        record["comment"] = comment
+        _take_text(comment, "".join(_adf_texts(comment)), record, errors)
     else:
         errors["comment"] = BAD_ADF
+
+
+# Jira refuses a text field longer than this many characters (counted as UTF-16 units).
+COMMENT_LIMIT = 32_767
+TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+
+
+def _take_text(comment: Any, text: str, record: dict, errors: dict) -> None:
+    if len(text.encode("utf-16-le")) // 2 > COMMENT_LIMIT:
+        errors["comment"] = TOO_LONG
+    else:
+        record["comment"] = comment
+
+
+def _adf_texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["text"]] if isinstance(node.get("text"), str) else []
+        return own + [t for child in node.get("content") or [] for t in _adf_texts(child)]
+    return []
 
 
 def _is_adf_document(node: Any) -> bool:

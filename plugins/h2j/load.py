@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 from h2j.errors import AmbiguousWrite, ApiError
 from h2j.issues import IssueResolver
 from h2j.sql import sql
-from h2j.staging import Person, stage_entry, write_staging
+from h2j.staging import Person, stage_entry, unusable_problem, write_staging
 from h2j.window import Window
 from h2j.writes import APPLY, ledger_keys
 
@@ -125,8 +125,16 @@ def plan_rows(target: Target) -> list[dict[str, Any]]:
     found: list[tuple] = []
     for row in vanished:
         entry = target.harvest.get_time_entry(row["entry_id"])
+        problem = None if entry is None else unusable_problem(entry, target.person)
         if entry is None:
             gone.add(row["entry_id"])
+        elif problem:
+            log.warning(
+                "Entry %s left %s's window and cannot be planned here: %s",
+                row["entry_id"],
+                target.person.name,
+                problem,
+            )
         else:
             found.append(stage_entry(entry, target.person, target.resolver, target.run_id))
     if found:
