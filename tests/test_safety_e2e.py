@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from tests.fixtures.sandbox import BOTH_JIRA_FLAVOURS
 from tests.world import HOUR, World
 
 WINDOW = {"from_date": "2026-11-01", "to_date": "2026-11-30"}
@@ -20,6 +21,7 @@ def total_on(world: World, key: str) -> int:
     return sum(w["timeSpentSeconds"] for w in world.worklogs(key))
 
 
+@BOTH_JIRA_FLAVOURS
 def test_hand_edits_and_deletes_in_jira_are_restored(world, run_dag, ledger_dsn):
     world.add_issue("OPS-9", estimate_hours=10)
     ada = world.add_person("Ada", "Lovelace")

@@ -7,6 +7,7 @@ import datetime as dt
 import psycopg
 import pytest
 
+from tests.fixtures.sandbox import BOTH_JIRA_FLAVOURS
 from tests.world import HOUR, World
 
 NOV = dt.date(2026, 11, 1)
@@ -24,6 +25,7 @@ def ledger(dsn: str) -> dict[int, dict]:
     return {row["entry_id"]: row for row in rows}
 
 
+@BOTH_JIRA_FLAVOURS
 def test_edit_from_6h_to_3h_leaves_7h_remaining(world, run_dag, ledger_dsn):
     world.add_issue("OPS-1", estimate_hours=10)
     ada = world.add_person("Ada", "Lovelace", "London")
@@ -41,14 +43,17 @@ def test_edit_from_6h_to_3h_leaves_7h_remaining(world, run_dag, ledger_dsn):
     assert world.issue("OPS-1") == {"spent": 3 * HOUR, "remaining": 7 * HOUR, "original": 10 * HOUR}
     [worklog] = world.worklogs("OPS-1")
     assert worklog["timeSpentSeconds"] == 3 * HOUR
+    assert "Ada Lovelace" in world.stored_comment(worklog["id"])
     row = ledger(ledger_dsn)[entry]
     assert (row["worklog_id"], row["seconds"], row["state"]) == (worklog["id"], 3 * HOUR, "synced")
+    assert row["site"] == world.site
 
 
 def total_on(world: World, key: str) -> int:
     return sum(w["timeSpentSeconds"] for w in world.worklogs(key))
 
 
+@BOTH_JIRA_FLAVOURS
 def test_lifecycle_of_edits_deletes_repoints_and_timers(world, run_dag, ledger_dsn, sandbox):
     for key in ("OPS-2", "OPS-3", "WEB-7"):
         world.add_issue(key, estimate_hours=20)
@@ -111,6 +116,7 @@ def test_lifecycle_of_edits_deletes_repoints_and_timers(world, run_dag, ledger_d
     assert third.report["totals"]["skipped"] == 2
 
 
+@BOTH_JIRA_FLAVOURS
 def test_closed_issue_fails_only_its_entry_and_is_reported(world, run_dag, ledger_dsn):
     world.add_issue("OPS-4", estimate_hours=8)
     world.add_issue("OPS-5", estimate_hours=8, closed=True)
@@ -160,28 +166,16 @@ def test_users_filter_and_dry_run_write_nothing_for_others(world, run_dag, sandb
     assert total_on(world, "OPS-6") == 5 * HOUR
 
 
+@BOTH_JIRA_FLAVOURS
 def test_past_month_window_and_external_reference_links(world, run_dag, ledger_dsn):
     issue_id = world.add_issue("DATA2-9", estimate_hours=5)
     ada = world.add_person("Ada", "Lovelace", "Kolkata")
-    reference = {
-        "id": issue_id,
-        "group_id": "10000",
-        "service": "h2j-sandbox.atlassian.net",
-        "permalink": "https://h2j-sandbox.atlassian.net/browse/DATA2-9",
-    }
+    reference = world.jira_reference(issue_id, "DATA2-9")
     linked = world.log(
         ada, "2026-07-15", 1.25, "call with the vendor", external_reference=reference
     )
     elsewhere = world.log(
-        ada,
-        "2026-07-16",
-        1,
-        "sync",
-        external_reference={
-            **reference,
-            "service": "other.atlassian.net",
-            "permalink": "https://other.atlassian.net/browse/DATA2-9",
-        },
+        ada, "2026-07-16", 1, "sync", external_reference=world.foreign_reference(reference)
     )
     world.log(ada, "2026-08-01", 2, "DATA2-9 outside the window")
 

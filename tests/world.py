@@ -1,7 +1,9 @@
 """A test's view of Harvest and Jira: people log time, Jira shows worklogs and estimates.
 
 Everything goes through the sandboxes' public APIs (and their admin API for what a person
-would do in a product's UI, such as creating an issue), over real sockets.
+would do in a product's UI, such as creating an issue), over real sockets. Jira is read the
+way the sandbox's flavour is spoken: API v3 with an API token on Cloud, API v2 with a
+personal access token under the context path on Data Center.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+
+from sandbox import sample
 
 HARVEST_HEADERS = {
     "Authorization": "Bearer sandbox-harvest-token",
@@ -25,7 +30,11 @@ class World:
     def __init__(self, sandbox):
         self.sandbox = sandbox
         self.harvest = sandbox.harvest_url
-        self.jira = sandbox.jira_url
+        self.jira = getattr(sandbox, "jira_base", sandbox.jira_url)
+        self.flavour = getattr(sandbox, "flavour", "cloud")
+        self.api_version = "2" if self.flavour == "datacenter" else "3"
+        self.api = f"{self.jira}/rest/api/{self.api_version}"
+        self.auth = getattr(sandbox, "jira_auth", JIRA_AUTH)
 
     def add_person(
         self, first: str, last: str, timezone: str = "UTC", user_id: int | None = None
@@ -99,9 +108,9 @@ class World:
     def issue(self, key: str) -> dict[str, Any]:
         """Jira's time tracking of an issue, in seconds."""
         response = requests.get(
-            f"{self.jira}/rest/api/3/issue/{key}",
+            f"{self.api}/issue/{key}",
             params={"fields": "timetracking"},
-            auth=JIRA_AUTH,
+            auth=self.auth,
             timeout=10,
         )
         response.raise_for_status()
@@ -114,9 +123,9 @@ class World:
 
     def worklogs(self, key: str) -> list[dict[str, Any]]:
         response = requests.get(
-            f"{self.jira}/rest/api/3/issue/{key}/worklog",
+            f"{self.api}/issue/{key}/worklog",
             params={"expand": "properties"},
-            auth=JIRA_AUTH,
+            auth=self.auth,
             timeout=10,
         )
         response.raise_for_status()
@@ -134,16 +143,16 @@ class World:
     def hand_edit_worklog(self, key: str, worklog_id: str, seconds: int) -> None:
         """Someone changes a worklog in Jira's UI."""
         response = requests.put(
-            f"{self.jira}/rest/api/3/issue/{key}/worklog/{worklog_id}",
+            f"{self.api}/issue/{key}/worklog/{worklog_id}",
             json={"timeSpentSeconds": seconds},
-            auth=JIRA_AUTH,
+            auth=self.auth,
             timeout=10,
         )
         assert response.status_code == 200, response.text
 
     def hand_delete_worklog(self, key: str, worklog_id: str) -> None:
         response = requests.delete(
-            f"{self.jira}/rest/api/3/issue/{key}/worklog/{worklog_id}", auth=JIRA_AUTH, timeout=10
+            f"{self.api}/issue/{key}/worklog/{worklog_id}", auth=self.auth, timeout=10
         )
         assert response.status_code == 204, response.text
 
@@ -151,7 +160,7 @@ class World:
         """A worklog someone adds in Jira itself, which h2j must never touch."""
         body = {"timeSpentSeconds": seconds, "started": started}
         response = requests.post(
-            f"{self.jira}/rest/api/2/issue/{key}/worklog", json=body, auth=JIRA_AUTH, timeout=10
+            f"{self.api}/issue/{key}/worklog", json=body, auth=self.auth, timeout=10
         )
         assert response.status_code == 201, response.text
         return response.json()["id"]
@@ -159,3 +168,67 @@ class World:
     def let_jira_feeds_catch_up(self) -> None:
         """Jira's change feeds leave out the last minute; move the sandbox clock past it."""
         self.sandbox.admin("jira", "POST", "/clock/advance", json={"seconds": 61})
+
+    @property
+    def site(self) -> str:
+        """The site h2j keys its ledger on.
+
+        Cloud's connection names it; Data Center's does not, so it is host and context path.
+        """
+        if self.flavour == "cloud":
+            return sample.JIRA_SITE
+        parts = urlsplit(self.jira)
+        return f"{parts.hostname}{parts.path}"
+
+    def jira_reference(self, issue_id: str, key: str) -> dict[str, Any]:
+        """The ``external_reference`` Harvest's Jira integration records for an issue here."""
+        if self.flavour == "cloud":
+            host, base = sample.JIRA_SITE, f"https://{sample.JIRA_SITE}"
+        else:
+            host, base = urlsplit(self.jira).hostname, self.jira
+        return {
+            "id": issue_id,
+            "group_id": "10000",
+            "service": host,
+            "permalink": f"{base}/browse/{key}",
+        }
+
+    def foreign_reference(self, reference: dict[str, Any]) -> dict[str, Any]:
+        """The same id as ``reference`` from somewhere h2j must not follow.
+
+        On Cloud that is another Jira site. The Data Center connection names no site, and
+        without one h2j cannot tell two self-hosted Jiras apart (README), so there it is an
+        issue of another integration.
+        """
+        if self.flavour == "cloud":
+            host, path = "other.atlassian.net", urlsplit(reference["permalink"]).path
+            return {**reference, "service": host, "permalink": f"https://{host}{path}"}
+        return {
+            **reference,
+            "service": "github.com",
+            "permalink": "https://github.com/acme/billing/issues/9",
+        }
+
+    def stored_comment(self, worklog_id: str) -> str:
+        """A worklog's comment as the Jira sandbox stored it, as text.
+
+        It must have been sent in the form of the API h2j speaks: a string on v2, an
+        Atlassian Document on v3.
+        """
+        [worklog] = [
+            w for w in self.sandbox.state("jira")["worklogs"] if str(w["id"]) == str(worklog_id)
+        ]
+        comment = worklog["comment"]
+        if self.api_version == "2":
+            assert isinstance(comment, str), comment
+            return comment
+        assert isinstance(comment, dict), comment
+        assert (comment["type"], comment["version"]) == ("doc", 1), comment
+        return "\n".join(_texts(comment))
+
+
+def _texts(node: dict[str, Any]) -> list[str]:
+    """Every text node of an Atlassian Document, in order."""
+    if node.get("type") == "text":
+        return [str(node.get("text", ""))]
+    return [text for child in node.get("content") or [] for text in _texts(child)]
