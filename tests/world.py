@@ -90,11 +90,13 @@ class World:
         )
         assert response.status_code == 200, response.text
 
-    def stop_timer(self, entry_id: int) -> None:
+    def stop_timer(self, entry_id: int) -> float:
+        """Stop a running timer; returns the hours it ended with."""
         response = requests.patch(
             f"{self.harvest}/v2/time_entries/{entry_id}/stop", headers=HARVEST_HEADERS, timeout=10
         )
         assert response.status_code == 200, response.text
+        return response.json()["hours"]
 
     def add_issue(self, key: str, estimate_hours: float | None = None, **spec: Any) -> str:
         seconds = None if estimate_hours is None else int(estimate_hours * HOUR)
