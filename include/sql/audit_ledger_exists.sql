@@ -1,0 +1,1 @@
+SELECT to_regclass('h2j.ledger') IS NOT NULL
