@@ -1,0 +1,3 @@
+"""Benches that drive the real h2j sync against the sandbox servers and measure it."""
+
+from __future__ import annotations
