@@ -11,7 +11,6 @@ The examples are derandomized, so CI runs the same ones every time.
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,15 +31,9 @@ settings.register_profile(
 )
 PROPERTY = settings.get_profile("h2j-property")
 
-# A write whose answer was lost leaves Jira ahead of the ledger, and what people do before
-# a rerun settles it can make that permanent: an entry deleted, zeroed or re-pointed
-# leaves the created worklog behind; a failed read-back of it loses the pending intent,
-# and the next run creates a second worklog; notes edited back to their old text leave the
-# new comment in Jira, since the drift check compares only time and start. Until h2j
-# handles these, a sync in which a write's answer was lost is followed at once by a clean
-# rerun, as an operator clearing the failed run would do. H2J_PROPERTY_ALL_FAULTS=1 runs
-# the examples without that rerun.
-RERUN_WHEN = None if os.environ.get("H2J_PROPERTY_ALL_FAULTS") == "1" else sim.lost_answer
+# Every fault is followed by more edits and syncs before the final clean sync, with no
+# extra rerun in between: lost answers must be settled by h2j itself.
+RERUN_WHEN = None
 
 
 hours = st.one_of(

@@ -11,6 +11,10 @@ ON CONFLICT (site, entry_id) DO UPDATE
 SET pending_action = EXCLUDED.pending_action,
     pending_hash = EXCLUDED.pending_hash,
     state = CASE WHEN h2j.ledger.worklog_id IS NULL THEN 'pending' ELSE h2j.ledger.state END,
-    issue_id = coalesce(h2j.ledger.issue_id, EXCLUDED.issue_id),
-    issue_key = coalesce(h2j.ledger.issue_key, EXCLUDED.issue_key),
+    -- Without a worklog yet, the row names the issue this create writes to, which is
+    -- where a later attempt must read back; with one, the worklog's own issue.
+    issue_id = CASE WHEN h2j.ledger.worklog_id IS NULL THEN EXCLUDED.issue_id
+                    ELSE h2j.ledger.issue_id END,
+    issue_key = CASE WHEN h2j.ledger.worklog_id IS NULL THEN EXCLUDED.issue_key
+                     ELSE h2j.ledger.issue_key END,
     last_run = EXCLUDED.last_run

@@ -205,11 +205,12 @@ def apply_row(target: Target, row: dict[str, Any], summary: Summary) -> None:
 
     try:
         APPLY[action](target, row)
-    except AmbiguousWrite as exc:
-        fail(target, row, summary, exc.status, str(exc), ambiguous=True)
-        return
     except ApiError as exc:
-        fail(target, row, summary, exc.status, exc.message or str(exc), ambiguous=False)
+        # An unresolved intent stays until a later attempt has read Jira back: whatever
+        # failed now, an earlier write may still be in Jira.
+        unsure = isinstance(exc, AmbiguousWrite) or row["pending_action"] is not None
+        message = str(exc) if isinstance(exc, AmbiguousWrite) else exc.message or str(exc)
+        fail(target, row, summary, exc.status, message, ambiguous=unsure)
         return
     summary.counts[PAST[action]] += 1
     if action != "delete":

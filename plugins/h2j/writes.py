@@ -127,22 +127,39 @@ def find_own_worklog(target: Target, issue_id: str, entry_id: int) -> dict[str, 
     return None
 
 
+def claim(target: Target, row: dict[str, Any], worklog: dict[str, Any], old: bool) -> dict:
+    """Record a worklog found by reading Jira back; returns the row pointing at it."""
+    issue_id = row["old_issue_id"] if old else row["issue_id"]
+    issue_key = row["old_issue_key"] if old else row["issue_key"]
+    log.warning(
+        "Entry %s: found worklog %s on %s that an earlier attempt created unseen",
+        row["entry_id"],
+        worklog["id"],
+        issue_key,
+    )
+    record(
+        target,
+        "ledger_claim",
+        row,
+        worklog_id=str(worklog["id"]),
+        issue_id=issue_id,
+        issue_key=issue_key,
+        author_conn=target.author_conn,
+    )
+    return {**row, "worklog_id": str(worklog["id"]), "author_conn": target.author_conn}
+
+
 def create(target: Target, row: dict[str, Any]) -> None:
     """Create the worklog, or adopt the one an earlier attempt created unseen."""
     if row["pending_action"] == "create":
-        existing = find_own_worklog(target, row["issue_id"], row["entry_id"])
-        if existing is not None:
-            log.warning(
-                "Entry %s: adopting worklog %s that an earlier attempt created on %s",
-                row["entry_id"],
-                existing["id"],
-                row["issue_key"],
-            )
-            update(
-                target,
-                {**row, "worklog_id": str(existing["id"]), "author_conn": target.author_conn},
-            )
-            return
+        if row["old_issue_id"] and row["old_issue_id"] != row["issue_id"]:
+            # Re-pointed since the lost create: its worklog, if any, is on the old issue.
+            delete(target, {**row, "worklog_id": None})
+        else:
+            existing = find_own_worklog(target, row["issue_id"], row["entry_id"])
+            if existing is not None:
+                update(target, claim(target, row, existing, old=False))
+                return
 
     record_intent(target, row, "create", old=False)
     with issue_lock(target, row["issue_id"]):
@@ -195,6 +212,15 @@ def update(target: Target, row: dict[str, Any]) -> None:
 
 def delete(target: Target, row: dict[str, Any]) -> None:
     """Remove the worklog from the issue it is on (the ledger's issue)."""
+    if row["worklog_id"] is None:
+        # Only a create whose answer was lost plans a delete without a worklog id.
+        found = None
+        if row["old_issue_id"]:
+            found = find_own_worklog(target, row["old_issue_id"], row["entry_id"])
+        if found is None:
+            record(target, "ledger_deleted", row)
+            return
+        row = claim(target, row, found, old=True)
     record_intent(target, row, "delete", old=True)
     with issue_lock(target, row["old_issue_id"]):
         now = current_seconds(target, row["old_issue_id"], row["worklog_id"])

@@ -1,6 +1,9 @@
 -- The diff: what one run must do in Jira for the given users, as one set-based query.
 -- Staged entries join the ledger on the entry id; ledger rows with a live worklog whose
 -- entry vanished from the window become 'verify' (Harvest must confirm the deletion).
+-- A create whose answer was lost (pending_action 'create', no worklog id) may have left a
+-- worklog in Jira, so it counts as live: load reads Jira back before acting on it. And a
+-- row with any pending intent is never 'unchanged': Jira may hold the newer write.
 CREATE OR REPLACE FUNCTION h2j.plan_for(
     p_run_id text, p_site text, p_user_ids bigint[], p_from date, p_to date
 )
@@ -44,7 +47,7 @@ AS $$
         FROM h2j.ledger AS l
         WHERE l.site = p_site
           AND l.user_id = ANY (p_user_ids)
-          AND l.worklog_id IS NOT NULL
+          AND (l.worklog_id IS NOT NULL OR l.pending_action = 'create')
           AND l.spent_date BETWEEN p_from AND p_to
           AND NOT EXISTS (
               SELECT 1 FROM h2j.staging AS s
@@ -58,10 +61,15 @@ AS $$
             WHEN p.status = 'bad' THEN 'fail'
             WHEN p.status = 'running' THEN 'skip'
             WHEN p.status = 'no_issue' OR p.seconds IS NULL THEN
-                CASE WHEN p.l_worklog_id IS NOT NULL THEN 'delete' ELSE 'skip' END
+                CASE
+                    WHEN p.l_worklog_id IS NOT NULL OR p.l_pending_action = 'create'
+                        THEN 'delete'
+                    ELSE 'skip'
+                END
             WHEN p.l_worklog_id IS NULL THEN 'create'
             WHEN p.l_issue_id <> p.issue_id THEN 'move'
             WHEN p.l_state = 'synced'
+                 AND p.l_pending_action IS NULL
                  AND round(p.l_seconds / 60.0) = round(p.seconds / 60.0)
                  AND p.l_started = p.started
                  AND p.l_comment_hash = p.comment_hash THEN 'unchanged'
