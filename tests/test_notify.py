@@ -8,20 +8,28 @@ from h2j.notify import failure_summary, task_failed
 
 
 def ti(**fields):
-    base = {"dag_id": "harvest_to_jira", "run_id": "manual__2026-12-01", "task_id": "load",
-            "rendered_map_index": "Ada Lovelace", "try_number": 2}
+    base = {
+        "dag_id": "harvest_to_jira",
+        "run_id": "manual__2026-12-01",
+        "task_id": "load",
+        "rendered_map_index": "Ada Lovelace",
+        "try_number": 2,
+    }
     return SimpleNamespace(**{**base, **fields})
 
 
 def test_summary_names_run_task_person_and_reason():
     line = failure_summary({"ti": ti(), "exception": RuntimeError("Jira said 400\nclosed")})
-    assert line == ("harvest_to_jira manual__2026-12-01: load [Ada Lovelace] failed (try 2): "
-                    "Jira said 400 closed")
+    assert line == (
+        "harvest_to_jira manual__2026-12-01: load [Ada Lovelace] failed (try 2): "
+        "Jira said 400 closed"
+    )
 
 
 def test_summary_of_an_unmapped_task_and_a_long_reason_stays_one_line():
-    line = failure_summary({"ti": ti(task_id="diff", rendered_map_index=None),
-                            "exception": ValueError("x" * 1000)})
+    line = failure_summary(
+        {"ti": ti(task_id="diff", rendered_map_index=None), "exception": ValueError("x" * 1000)}
+    )
     assert line.startswith("harvest_to_jira manual__2026-12-01: diff failed (try 2): xxx")
     assert "\n" not in line
     assert len(line) < 400

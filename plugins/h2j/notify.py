@@ -40,8 +40,9 @@ def task_failed(context: dict[str, Any]) -> str:
         try:
             send(summary)
         except Exception:  # delivery is best effort; the failure itself is already logged
-            log.warning("Could not send the failure notice through %s", send.__name__[1:],
-                        exc_info=True)
+            log.warning(
+                "Could not send the failure notice through %s", send.__name__[1:], exc_info=True
+            )
     return summary
 
 
