@@ -225,3 +225,25 @@ def test_more_people_than_max_map_length_are_grouped(world, run_dag, monkeypatch
     assert any(name.endswith("and 1 more") for name in result.map_names["load"])
     assert set(result.summaries) == {"Ada Lovelace", "Grace Hopper", "Alan Turing", "Sandbox Admin"}
     assert total_on(world, "OPS-11") == 3 * HOUR
+
+
+def test_an_issue_named_by_id_and_by_key_is_looked_up_once(world, run_dag, sandbox):
+    issue_id = world.add_issue("OPS-21", estimate_hours=8)
+    ada = world.add_person("Ada", "Lovelace")
+    grace = world.add_person("Grace", "Hopper")
+    world.log(
+        ada, "2026-11-02", 1, "pairing", external_reference=world.jira_reference(issue_id, "OPS-21")
+    )
+    world.log(grace, "2026-11-03", 2, "OPS-21 pairing")
+    sandbox.forget_requests()
+
+    result = run_dag(WINDOW)
+
+    assert result.succeeded, result
+    assert sorted(w["timeSpentSeconds"] for w in world.worklogs("OPS-21")) == [HOUR, 2 * HOUR]
+    lookups = {
+        route: n
+        for route, n in sandbox.requests_seen("jira").items()
+        if route.startswith("GET ") and route.endswith("/issue/{issueIdOrKey}")
+    }
+    assert sum(lookups.values()) == 1, lookups

@@ -102,18 +102,25 @@ class IssueResolver:
         return issue
 
     def _ask_jira(self, ref: str) -> Issue | None:
+        """Jira's answer for ``ref``, kept for the run under the issue's id and key as well,
+        since one entry may name an issue by its id and another by its key."""
         issue = self._issue_from(ref, self._answer(ref))
-        self.conn.execute(
-            sql("issue_lookup_put"),
-            {
-                "run_id": self.run_id,
-                "site": self.site,
-                "ref": ref,
-                "issue_id": issue.issue_id if issue else None,
-                "issue_key": issue.key if issue else None,
-                "found": issue is not None,
-            },
-        )
+        aliases = [ref]
+        if issue is not None:
+            aliases += [alias for alias in (issue.issue_id, issue.key) if alias != ref]
+        for alias in aliases:
+            self.conn.execute(
+                sql("issue_lookup_put"),
+                {
+                    "run_id": self.run_id,
+                    "site": self.site,
+                    "ref": alias,
+                    "issue_id": issue.issue_id if issue else None,
+                    "issue_key": issue.key if issue else None,
+                    "found": issue is not None,
+                },
+            )
+            self.cache[alias] = issue
         if issue is None:
             log.warning("Jira has no issue %s", ref)
         return issue
