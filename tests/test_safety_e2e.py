@@ -69,3 +69,36 @@ def test_mass_deletion_is_held_until_confirmed(world, run_dag):
     assert confirmed.succeeded, confirmed
     assert confirmed.summaries["Ada Lovelace"]["deleted"] == 10
     assert total_on(world, "OPS-10") == 2 * HOUR
+
+
+def worklog_list_reads(sandbox) -> int:
+    seen = sandbox.requests_seen("jira")
+    return sum(n for route, n in seen.items() if route.endswith("/worklog/list"))
+
+
+def test_drift_check_reads_back_hand_edits_but_not_h2js_own_writes(world, run_dag, sandbox):
+    world.add_issue("OPS-11", estimate_hours=10)
+    ada = world.add_person("Ada", "Lovelace")
+    world.log(ada, "2026-11-02", 2, "OPS-11 design")
+    entry = world.log(ada, "2026-11-03", 1, "OPS-11 review")
+    assert run_dag(WINDOW).succeeded
+    world.edit(entry, hours=1.5)
+    world.let_jira_feeds_catch_up()
+    assert run_dag(WINDOW).succeeded
+    world.let_jira_feeds_catch_up()
+    sandbox.forget_requests()
+
+    assert run_dag(WINDOW).succeeded
+    assert worklog_list_reads(sandbox) == 0
+    assert world.jira_writes() == 0
+
+    [two_hours] = [w for w in world.worklogs("OPS-11") if w["timeSpentSeconds"] == 2 * HOUR]
+    world.hand_edit_worklog("OPS-11", two_hours["id"], 4 * HOUR)
+    world.let_jira_feeds_catch_up()
+    sandbox.forget_requests()
+    result = run_dag(WINDOW)
+
+    assert result.succeeded, result
+    assert worklog_list_reads(sandbox) == 1
+    assert sorted(w["timeSpentSeconds"] for w in world.worklogs("OPS-11")) == [5400, 2 * HOUR]
+    assert world.issue("OPS-11")["spent"] == 2 * HOUR + 5400

@@ -6,6 +6,7 @@ SET worklog_id = %(worklog_id)s,
     issue_key = %(issue_key)s,
     author_conn = %(author_conn)s,
     seconds = NULL,
+    jira_updated_ms = NULL,
     state = 'pending',
     pending_action = 'update',
     last_run = %(run_id)s

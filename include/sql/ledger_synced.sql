@@ -1,11 +1,11 @@
 INSERT INTO h2j.ledger (
     site, entry_id, harvest_account, user_id, issue_id, issue_key, worklog_id, seconds,
     started, spent_date, comment_hash, state, first_synced, last_synced, last_run,
-    author_conn
+    author_conn, jira_updated_ms
 ) VALUES (
     %(site)s, %(entry_id)s, %(harvest_account)s, %(user_id)s, %(issue_id)s, %(issue_key)s,
     %(worklog_id)s, %(seconds)s, %(started)s, %(spent_date)s, %(comment_hash)s, 'synced',
-    now(), now(), %(run_id)s, %(author_conn)s
+    now(), now(), %(run_id)s, %(author_conn)s, %(jira_updated_ms)s
 )
 ON CONFLICT (site, entry_id) DO UPDATE
 SET user_id = EXCLUDED.user_id,
@@ -23,4 +23,5 @@ SET user_id = EXCLUDED.user_id,
     first_synced = coalesce(h2j.ledger.first_synced, now()),
     last_synced = now(),
     last_run = EXCLUDED.last_run,
-    author_conn = EXCLUDED.author_conn
+    author_conn = EXCLUDED.author_conn,
+    jira_updated_ms = EXCLUDED.jira_updated_ms

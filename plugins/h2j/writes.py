@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from h2j.errors import AmbiguousWrite, ApiError
+from h2j.jira_time import millis
 from h2j.sql import sql
 
 if TYPE_CHECKING:
@@ -97,7 +98,12 @@ def record_intent(target: Target, row: dict[str, Any], action: str, old: bool) -
     )
 
 
-def record_synced(target: Target, row: dict[str, Any], worklog_id: str, author: str) -> None:
+def record_synced(
+    target: Target, row: dict[str, Any], worklog_id: str, author: str, answer: Any
+) -> None:
+    """The write landed; ``answer`` is the worklog as Jira returned it, whose ``updated``
+    time lets the next drift check tell this write from a later edit by hand."""
+    updated = answer.get("updated") if isinstance(answer, dict) else None
     record(
         target,
         "ledger_synced",
@@ -110,6 +116,7 @@ def record_synced(target: Target, row: dict[str, Any], worklog_id: str, author: 
         spent_date=row["spent_date"],
         comment_hash=row["comment_hash"],
         author_conn=author,
+        jira_updated_ms=millis(updated),
     )
 
 
@@ -177,7 +184,7 @@ def create(target: Target, row: dict[str, Any]) -> None:
             },
             **estimate(target, row["issue_id"], lambda spent: spent + row["seconds"]),
         )
-    record_synced(target, row, worklog["id"], target.author_conn)
+    record_synced(target, row, worklog["id"], target.author_conn, worklog)
 
 
 def update(target: Target, row: dict[str, Any]) -> None:
@@ -187,7 +194,7 @@ def update(target: Target, row: dict[str, Any]) -> None:
     try:
         with issue_lock(target, row["issue_id"]):
             now = current_seconds(target, row["issue_id"], row["worklog_id"])
-            target.hooks(author).update_worklog(
+            answer = target.hooks(author).update_worklog(
                 row["issue_id"],
                 row["worklog_id"],
                 started=row["started"],
@@ -207,7 +214,7 @@ def update(target: Target, row: dict[str, Any]) -> None:
         record(target, "ledger_deleted", row)
         create(target, {**row, "worklog_id": None, "pending_action": None})
         return
-    record_synced(target, row, row["worklog_id"], author)
+    record_synced(target, row, row["worklog_id"], author, answer)
 
 
 def delete(target: Target, row: dict[str, Any]) -> None:
