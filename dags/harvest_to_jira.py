@@ -42,7 +42,6 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from h2j import flow, notify
 from h2j.people import for_each, groups_of
-from h2j.report import headline
 
 # Each map index is named after its person (or the first of its group of people).
 PEOPLE = (
@@ -147,7 +146,7 @@ def report(groups: list[list[dict]]) -> dict:
         dry_run=context["params"]["dry_run"],
     )
     if result["failed_users"]:
-        raise AirflowFailException(headline(result))
+        raise AirflowFailException(result["headline"])
     return result
 
 

@@ -6,9 +6,11 @@ import, and returns only small JSON values for XCom: ids, names, counts and erro
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +23,7 @@ from h2j.harvest_hook import HarvestHook
 from h2j.issues import IssueResolver
 from h2j.jira_hook import JiraHook
 from h2j.load import Summary, Target, load_user
-from h2j.report import build_report, headline, report_table
+from h2j.plan import write_plan
 from h2j.schema import ensure_schema
 from h2j.shared_limiter import harvest_limiter, token_fingerprint
 from h2j.sql import connect, sql
@@ -43,7 +45,8 @@ def prepare(from_date: str | None, to_date: str | None, interval_end: dt.date) -
         ensure_schema(conn)
         keep = int(settings.setting("h2j_staging_keep_days"))
         with conn.transaction():
-            conn.execute(sql("housekeeping"), {"keep_days": keep})
+            conn.execute(sql("housekeeping_staging"), {"keep_days": keep})
+            conn.execute(sql("housekeeping_plan"), {"keep_days": keep})
     log.info("Syncing Harvest entries dated %s", window)
     return window.as_dict()
 
@@ -150,29 +153,23 @@ def extract(
 
 
 def diff(users: list[dict[str, Any]], window: dict, run_id: str) -> dict[str, Any]:
-    """Write the run's plan for every user whose extract finished, in one statement."""
+    """Plan the run for every user whose extract finished, in one statement."""
     jira = JiraHook(jira_conn_id=JIRA_CONN_ID)
     site, _ = jira_site(jira)
     user_ids = [int(user["id"]) for user in users]
-    with closing(connect(LEDGER_CONN_ID)) as conn, conn.transaction():
+    with closing(connect(LEDGER_CONN_ID)) as conn:
         extracted = [
             row[0]
             for row in conn.execute(
                 sql("extracted_users"), {"run_id": run_id, "user_ids": user_ids}
             )
         ]
-        params = {"run_id": run_id, "site": site, "user_ids": extracted, **window}
-        conn.execute(sql("plan_clear"), params)
-        conn.execute(sql("plan_write"), params)
-        rows = conn.execute(sql("plan_counts"), params).fetchall()
-    totals: dict[str, int] = {}
-    for _user_id, action, entries in rows:
-        totals[action] = totals.get(action, 0) + entries
+        totals = write_plan(conn, run_id=run_id, site=site, user_ids=extracted, window=window)
     log.info(
-        "Plan for %s of %s users: %s",
+        "Plan for %s of %s users: %s; every other entry is unchanged",
         len(extracted),
         len(user_ids),
-        ", ".join(f"{n} {action}" for action, n in sorted(totals.items())) or "nothing",
+        ", ".join(f"{n} {action}" for action, n in sorted(totals.items())) or "nothing to do",
     )
     missing = sorted(set(user_ids) - set(extracted))
     return {"users_planned": len(extracted), "users_not_extracted": missing, **totals}
@@ -202,13 +199,7 @@ def load(
     site, site_host = jira_site(jira)
     resolver = _resolver(run_id, site, site_host, projects, jira)
     author = author_for(int(user["id"]), user["name"], params.get("author_mode"))
-    hooks = {JIRA_CONN_ID: jira}
-
-    def hook_for(conn_id: str) -> JiraHook:
-        if conn_id not in hooks:
-            hooks[conn_id] = JiraHook(jira_conn_id=conn_id)
-        return hooks[conn_id]
-
+    hook_for = _hooks(jira)
     with (
         closing(resolver.conn),
         closing(connect(LEDGER_CONN_ID)) as conn,
@@ -241,8 +232,36 @@ def load(
             confirm_deletions=bool(params.get("confirm_deletions")),
             mass_delete_share=float(settings.setting("h2j_mass_delete_share")),
             mass_delete_min=int(settings.setting("h2j_mass_delete_min")),
+            concurrency=settings.load_concurrency(),
         )
+        target.fork = functools.partial(_worker_target, target)
         return load_user(target)
+
+
+def _hooks(jira: JiraHook | None = None) -> Callable[[str], JiraHook]:
+    """Jira hooks by connection id, made on first use and kept, starting from ``jira``."""
+    hooks = {JIRA_CONN_ID: jira or JiraHook(jira_conn_id=JIRA_CONN_ID)}
+
+    def hook_for(conn_id: str) -> JiraHook:
+        if conn_id not in hooks:
+            hooks[conn_id] = JiraHook(jira_conn_id=conn_id)
+        return hooks[conn_id]
+
+    return hook_for
+
+
+@contextmanager
+def _worker_target(target: Target) -> Iterator[Target]:
+    """A copy of ``target`` for one writer thread: its own ledger connection and Jira hooks.
+
+    A psycopg connection runs one statement at a time and holds the session's advisory
+    locks, and a requests session is not meant to be shared across threads.
+    """
+    hook_for = _hooks()
+    with closing(connect(LEDGER_CONN_ID)) as conn:
+        yield dataclasses.replace(
+            target, conn=conn, jira=hook_for(JIRA_CONN_ID), hooks=hook_for, fork=None
+        )
 
 
 def report(
@@ -251,13 +270,17 @@ def report(
     """The run's report from the mapped tasks' XComs, matched to people by user id.
 
     A person whose task failed before pushing its XCom simply has no entry, which the
-    report shows as a failed extract or load.
+    report shows as a failed extract or load. ``headline`` is the one-line summary.
     """
+    # Imported here, as pandas alone would add about 50 MB to every extract and load task.
+    from h2j.report import build_report, headline, report_table
+
     by_user = {int(item["user_id"]): item for item in _flatten(extracts)}
     loaded = {int(item["user_id"]): item for item in _flatten(loads)}
     result = build_report(users, by_user, loaded, dry_run=dry_run)
+    result["headline"] = headline(result)
     # One message, so that the table and the headline read as one block in the task log.
-    log.info("Run report\n%s\n%s", report_table(result), headline(result))
+    log.info("Run report\n%s\n%s", report_table(result), result["headline"])
     return result
 
 

@@ -3,13 +3,20 @@
 Each Jira write is preceded by an intent row and followed by its outcome, each in its own
 short transaction, so that whatever fails in between, the next attempt knows to read
 Jira back before writing again. One failed entry never stops the others.
+
+Writes to issues that share nothing go out side by side, a few threads at a time, each
+thread with its own ledger connection and Jira sessions; one issue's writes stay in order
+and one at a time.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +24,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from h2j.errors import AmbiguousWrite, ApiError
+from h2j.issue_groups import issue_groups
 from h2j.issues import IssueResolver
 from h2j.sql import sql
 from h2j.staging import Person, stage_entry, unusable_problem, write_staging
@@ -50,6 +58,10 @@ class Target:
     author_problem: str | None = None
     mass_delete_share: float = 0.5
     mass_delete_min: int = 10
+    # Up to this many threads write at once, each with a copy of the target from ``fork``
+    # (its own ledger connection and Jira hooks); without ``fork`` the writes go one by one.
+    concurrency: int = 1
+    fork: Callable[[], AbstractContextManager[Target]] | None = None
 
 
 @dataclass
@@ -64,6 +76,11 @@ class Summary:
     def new_failures(self) -> list[dict[str, Any]]:
         """Failures not already reported by an earlier run with the same reason."""
         return [failure for failure in self.failures if not failure["known"]]
+
+    def add(self, other: Summary) -> None:
+        self.counts.update(other.counts)
+        self.failures.extend(other.failures)
+        self.seconds_pushed += other.seconds_pushed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,8 +100,11 @@ def load_user(target: Target) -> Summary:
     target.conn.execute(sql("user_lock"), lock)
     try:
         rows = refuse_without_author(target, hold_mass_deletion(target, plan_rows(target)))
+        writes = [row for row in rows if row["action"] in APPLY and not target.dry_run]
         for row in rows:
-            apply_row(target, row, summary)
+            if row["action"] not in APPLY or target.dry_run:
+                apply_row(target, row, summary)
+        apply_writes(target, writes, summary)
     finally:
         target.conn.execute(sql("user_unlock"), lock)
     log.info(
@@ -98,6 +118,38 @@ def load_user(target: Target) -> Summary:
     return summary
 
 
+def apply_writes(target: Target, rows: list[dict[str, Any]], summary: Summary) -> None:
+    """Make the Jira writes, issue groups in parallel up to ``target.concurrency``."""
+    groups = issue_groups(rows)
+    threads = min(target.concurrency, len(groups))
+    if threads <= 1 or target.fork is None:
+        for row in rows:
+            apply_row(target, row, summary)
+        return
+
+    todo: queue.SimpleQueue[list[dict[str, Any]]] = queue.SimpleQueue()
+    for group in groups:
+        todo.put(group)
+
+    def work() -> Summary:
+        part = Summary(summary.user_id, summary.user)
+        with target.fork() as mine:
+            while True:
+                try:
+                    group = todo.get_nowait()
+                except queue.Empty:
+                    return part
+                for row in group:
+                    apply_row(mine, row, part)
+
+    name = f"h2j-load-{target.person.user_id}"
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name) as pool:
+        parts = [pool.submit(work) for _ in range(threads)]
+        for part in parts:
+            summary.add(part.result())
+    summary.failures.sort(key=lambda failure: failure["entry_id"])
+
+
 def read_plan(target: Target) -> list[dict[str, Any]]:
     params = {
         "run_id": target.run_id,
@@ -105,7 +157,8 @@ def read_plan(target: Target) -> list[dict[str, Any]]:
         "user_ids": [target.person.user_id],
         **target.window.as_dict(),
     }
-    with target.conn.cursor(row_factory=dict_row) as cur:
+    with target.conn.transaction(), target.conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql("serial_plans"))
         rows = cur.execute(sql("plan_read"), params).fetchall()
     return rows
 

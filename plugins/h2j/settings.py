@@ -14,6 +14,7 @@ DEFAULTS = {
     "h2j_mass_delete_min": "10",
     "h2j_author_mode": "service",
     "h2j_per_user_fallback": "true",
+    "h2j_load_concurrency": "4",
 }
 
 
@@ -45,3 +46,15 @@ def author_mode(override: str | None = None) -> str:
 
 def per_user_fallback() -> bool:
     return setting("h2j_per_user_fallback").strip().lower() in ("1", "true", "yes")
+
+
+def load_concurrency() -> int:
+    """How many of one person's issues a load task writes to at once (at least 1)."""
+    value = setting("h2j_load_concurrency")
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ValueError(f"h2j_load_concurrency {value!r} is not a whole number") from None
+    if threads < 1:
+        raise ValueError(f"h2j_load_concurrency must be at least 1, not {threads}")
+    return threads

@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS h2j.extracts (
     PRIMARY KEY (run_id, user_id)
 );
 
--- The plan the diff wrote for a run, kept for the report and for audit.
+-- The plan the diff wrote for a run, kept for audit.
 CREATE TABLE IF NOT EXISTS h2j.plan (
     run_id       text   NOT NULL,
     entry_id     bigint NOT NULL,
