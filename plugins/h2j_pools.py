@@ -17,9 +17,15 @@ pools set``. Importing this module does nothing; parsing DAG files never calls i
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from airflow.plugins_manager import AirflowPlugin
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +98,38 @@ def metadata_db_available() -> bool:
     return getattr(session_factory, "__name__", "") != "BlockedDBSession"
 
 
+@contextmanager
+def pool_session() -> Iterator[Session]:
+    """A session to add pools in that leaves the caller's own session alone.
+
+    Airflow may load plugins halfway through its own work on the metadata database: the
+    first ``airflow dags test`` of a DAG loads them while it writes the new DAG in the
+    thread's scoped session. Closing that session would detach the objects Airflow is still
+    using, and on SQLite a second connection would wait for that session's write lock. So
+    while the scoped session is in a transaction, the pools join it in a savepoint and are
+    committed with Airflow's work; otherwise they get a session of their own.
+    """
+    from airflow import settings
+    from airflow.utils.session import create_session
+
+    registry = getattr(settings.Session, "registry", None)
+    if registry is not None and registry.has() and settings.Session().in_transaction():
+        session = settings.Session()
+        with session.begin_nested():
+            yield session
+        return
+    with create_session(scoped=False) as session:
+        yield session
+
+
 def ensure_pool(spec: PoolSpec) -> bool:
     """Create ``spec``'s pool unless it exists; return whether this call created it."""
     from airflow.models.pool import Pool
-    from airflow.utils.session import create_session
     from sqlalchemy.exc import IntegrityError
 
     slots = pool_slots(spec)
     try:
-        with create_session() as session:
+        with pool_session() as session:
             if Pool.get_pool(spec.name, session=session) is not None:
                 return False
             session.add(

@@ -129,3 +129,33 @@ def test_a_bad_size_falls_back_to_the_default(no_pools, monkeypatch, value):
     monkeypatch.setenv("AIRFLOW__H2J__HARVEST_POOL_SLOTS", value)
     H2jPoolsPlugin.on_load()
     assert pools()[HARVEST_POOL][0] == 4
+
+
+CALLER_POOL = "h2j_test_callers_work"
+
+
+@pytest.mark.parametrize("in_transaction", [True, False])
+def test_loading_amid_airflows_own_work_leaves_its_session_alone(no_pools, in_transaction):
+    """The first ``airflow dags test`` of a DAG loads plugins while writing the new DAG."""
+    from airflow import settings
+    from airflow.models.pool import Pool
+
+    session = settings.Session()
+    try:
+        default = session.query(Pool).filter_by(pool="default_pool").one()
+        if in_transaction:
+            session.add(Pool(pool=CALLER_POOL, slots=1, description="", include_deferred=False))
+        else:
+            session.commit()
+
+        H2jPoolsPlugin.on_load()
+
+        assert default in session
+        assert default.slots >= 0
+        session.commit()
+        assert set(pools()) == {HARVEST_POOL, JIRA_POOL}
+        assert (session.query(Pool).filter_by(pool=CALLER_POOL).count() == 1) is in_transaction
+    finally:
+        session.query(Pool).filter_by(pool=CALLER_POOL).delete()
+        session.commit()
+        session.close()
