@@ -212,6 +212,14 @@ def test_failures_on_a_closed_issue_are_the_expected_ones():
     assert lines[-1].startswith("for Nia Okafor;")
 
 
+def test_closed_issue_failures_reported_before_leave_a_green_run():
+    closed = Issue("WEB-5", "Deploy script", "Closed", True, HOUR, 0, HOUR)
+    ok, lines = demo_text.judge_run(0, [failure(1, "WEB-5")], {"WEB-5": closed})
+    assert ok
+    assert lines[0] == "1 entries on a closed issue failed, as expected:"
+    assert "stays green" in lines[-1]
+
+
 def test_a_failure_on_an_open_issue_is_a_surprise():
     issues = {"WEB-5": issue("WEB-5", 0, HOUR)}
     ok, lines = demo_text.judge_run(1, [failure(1, "WEB-5")], issues)
