@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from contextlib import closing
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -305,3 +309,28 @@ def test_the_demo_database_starts_empty_every_time(pg_server):
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def test_make_demo_runs_whole_on_a_fresh_airflow_home(pg_server, tmp_path):
+    """``make demo`` as a new user meets it: no metadata database, no pools, no DAG yet."""
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
+        H2J_PG_DSN=pg_server,
+        PYTHONPATH=os.pathsep.join([str(root / "plugins"), str(root)]),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.demo"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "OPS-1: 10 h estimate, 3 h spent, 7 h remaining" in done.stdout, output[-4000:]
+    assert "Demo finished in" in done.stdout
