@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -60,8 +61,12 @@ class Recorder:
     overlaps: list[str] = field(default_factory=list)
     most_at_once: int = 0  # issues being written at once
     lock: threading.Lock = field(default_factory=threading.Lock)
+    written: list[int] = field(default_factory=list)
+    broken_entry: int | None = None  # this entry's write raises an unexpected error
 
     def write(self, _target, planned: dict) -> None:
+        if planned["entry_id"] == self.broken_entry:
+            raise RuntimeError("ledger connection lost")
         issues = {i for i in (planned["issue_id"], planned["old_issue_id"]) if i}
         with self.lock:
             for issue in issues:
@@ -73,6 +78,7 @@ class Recorder:
         with self.lock:
             for issue in issues:
                 self.busy[issue] -= 1
+            self.written.append(planned["entry_id"])
 
 
 class FakeTarget:
@@ -109,3 +115,46 @@ def test_writes_overlap_across_issues_but_never_on_one_issue(monkeypatch, concur
     else:
         assert 2 < recorder.most_at_once <= 2 * concurrency
         assert target.forks == 4
+
+
+def many_creates(recorder: Recorder, monkeypatch, count: int) -> list[dict]:
+    monkeypatch.setitem(load.APPLY, "create", recorder.write)
+    return [row(n, "create", str(10 + n % 8)) for n in range(count)]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_an_unexpected_error_stops_every_writer(monkeypatch, concurrency):
+    recorder = Recorder(broken_entry=0)
+    rows = many_creates(recorder, monkeypatch, 80)
+
+    with pytest.raises(RuntimeError, match="ledger connection lost"):
+        load.apply_writes(FakeTarget(concurrency), rows, load.Summary(7, "Ada Lovelace"))
+
+    # Each other writer finishes at most the write it had in hand.
+    assert len(recorder.written) < 2 * concurrency
+
+
+class TaskTimeout(Exception):
+    """Stands in for Airflow's execution timeout, raised in the main thread by SIGALRM."""
+
+
+def test_a_timeout_in_the_main_thread_stops_the_writers(monkeypatch):
+    recorder = Recorder()
+    rows = many_creates(recorder, monkeypatch, 80)
+
+    def time_out(*_args):
+        raise TaskTimeout
+
+    previous = signal.signal(signal.SIGALRM, time_out)
+    signal.setitimer(signal.ITIMER_REAL, 0.1)
+    try:
+        with pytest.raises(TaskTimeout):
+            load.apply_writes(FakeTarget(4), rows, load.Summary(7, "Ada Lovelace"))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    written_by_then = len(recorder.written)
+    time.sleep(0.1)
+
+    assert len(recorder.written) == written_by_then
+    assert written_by_then < 60

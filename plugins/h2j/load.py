@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -126,28 +127,60 @@ def apply_writes(target: Target, rows: list[dict[str, Any]], summary: Summary) -
         for row in rows:
             apply_row(target, row, summary)
         return
-
-    todo: queue.SimpleQueue[list[dict[str, Any]]] = queue.SimpleQueue()
-    for group in groups:
-        todo.put(group)
-
-    def work() -> Summary:
-        part = Summary(summary.user_id, summary.user)
-        with target.fork() as mine:
-            while True:
-                try:
-                    group = todo.get_nowait()
-                except queue.Empty:
-                    return part
-                for row in group:
-                    apply_row(mine, row, part)
-
-    name = f"h2j-load-{target.person.user_id}"
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name) as pool:
-        parts = [pool.submit(work) for _ in range(threads)]
-        for part in parts:
-            summary.add(part.result())
+    _Writers(target, summary, groups).run(threads)
     summary.failures.sort(key=lambda failure: failure["entry_id"])
+
+
+class _Writers:
+    """Writer threads taking issue groups from one queue, each writing through its own fork.
+
+    Whatever stops one writer (an unexpected error, or the task's timeout raised in the
+    main thread) stops them all after the write each has in hand, as a single writer would
+    stop; the entries not reached are planned again by the next attempt.
+    """
+
+    def __init__(self, target: Target, summary: Summary, groups: list[list[dict]]) -> None:
+        self.target = target
+        self.summary = summary
+        self.todo: queue.SimpleQueue[list[dict[str, Any]]] = queue.SimpleQueue()
+        for group in groups:
+            self.todo.put(group)
+        self.stop = threading.Event()
+
+    def run(self, threads: int) -> None:
+        name = f"h2j-load-{self.target.person.user_id}"
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        try:
+            parts = [pool.submit(self.work) for _ in range(threads)]
+            for part in parts:
+                self.summary.add(part.result())
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def next_group(self) -> list[dict[str, Any]] | None:
+        if self.stop.is_set():
+            return None
+        try:
+            return self.todo.get_nowait()
+        except queue.Empty:
+            return None
+
+    def work(self) -> Summary:
+        part = Summary(self.summary.user_id, self.summary.user)
+        with self.target.fork() as mine:
+            while (group := self.next_group()) is not None:
+                for row in group:
+                    if self.stop.is_set():
+                        break
+                    try:
+                        apply_row(mine, row, part)
+                    except BaseException:
+                        self.stop.set()
+                        raise
+        return part
 
 
 def read_plan(target: Target) -> list[dict[str, Any]]:
