@@ -157,9 +157,10 @@ def window_entries(harvest: dict[str, Any]) -> list[dict[str, Any]]:
 def issue_refs(harvest: dict[str, Any], jira: dict[str, Any]) -> tuple[set[str], set[str]]:
     """The distinct issue references h2j must resolve, and the lookups they need at least.
 
-    A reference by an issue's id or current key needs no lookup once the issue was looked
-    up by either (Jira's answer names both); an old key of a moved issue, or a key Jira
-    does not know, needs its own.
+    One lookup per distinct issue, whichever of its id, current key or earlier keys the
+    entries use, is the least any resolver can do (h2j keeps Jira's answer under the id and
+    the current key, so an earlier key asked after them costs one more); a key Jira does
+    not know needs its own.
     """
     from h2j.convert import BadEntry, entry_seconds
     from h2j.issue_refs import first_known_key, reference_from_external
@@ -178,7 +179,11 @@ def issue_refs(harvest: dict[str, Any], jira: dict[str, Any]) -> tuple[set[str],
         named = (ref.issue_id or ref.key) if ref else first_known_key(entry.get("notes"), projects)
         if named:
             refs.add(named.upper())
-    current = {name.upper(): i["id"] for i in jira["issues"] for name in (i["id"], i["key"])}
+    current = {
+        name.upper(): i["id"]
+        for i in jira["issues"]
+        for name in (i["id"], i["key"], *i.get("previous_keys", []))
+    }
     return refs, {current.get(ref, ref) for ref in refs}
 
 

@@ -1,5 +1,8 @@
 """The run's plan: the entries whose Jira worklogs must be created, changed, moved or removed.
 
+Along with them go the entries skipped or failed (with the reason) and the deletion
+candidates that ``load`` checks with Harvest first; unchanged entries are left out.
+
 The classification itself is ``h2j.plan_for`` in ``include/sql/schema``; this module runs
 it for a whole run and records the outcome in ``h2j.plan``. Each ``load`` task classifies
 its own person again from the ledger as it stands then, since a retry of the task must
@@ -19,7 +22,7 @@ from h2j.sql import sql
 def write_plan(
     conn: psycopg.Connection, *, run_id: str, site: str, user_ids: list[int], window: dict
 ) -> Counter:
-    """Record the entries of ``user_ids`` that need a Jira write; how many of each action.
+    """Record the entries of ``user_ids`` that are not unchanged; how many of each action.
 
     Entries that need nothing are not written: on a large account they are nearly all of
     them, and writing them took most of the diff's time. The diff runs as a plain SELECT

@@ -3,7 +3,7 @@
 -- needs no read-back to tell whether someone edited the worklog by hand.
 ALTER TABLE h2j.ledger ADD COLUMN IF NOT EXISTS jira_updated_ms bigint;
 
--- The plan keeps only entries that need a Jira write, and only for recent runs.
+-- The plan keeps every entry but the unchanged ones, and only for recent runs.
 ALTER TABLE h2j.plan ADD COLUMN IF NOT EXISTS planned_at timestamptz NOT NULL DEFAULT now();
 
 -- The diff only reads, so PostgreSQL may spread it over parallel workers.
