@@ -515,7 +515,7 @@ def run_sync(
     outcome = SyncOutcome(run_id or f"sim__{uuid.uuid4().hex[:12]}")
     task = _Tasks(outcome)
     end = dt.date.fromisoformat(window["to_date"])
-    settled = task("prepare", flow.prepare, window["from_date"], window["to_date"], end)
+    settled = task("prepare", flow.prepare, window["from_date"], window["to_date"], end, params)
     users = task("list_users", flow.select_users, params.get("users")) if settled else None
     projects = task("list_projects", flow.known_projects) if settled else None
     if settled is None or users is None or projects is None:

@@ -35,12 +35,16 @@ re-applies that person alone. A backfill syncs the window of each run's own date
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pendulum
 from airflow.sdk import Param, conf, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from h2j import flow, notify
+from h2j.errors import BadSetting
 from h2j.people import for_each, groups_of
 
 # Each map index is named after its person (or the first of its group of people).
@@ -51,19 +55,40 @@ PEOPLE = (
 )
 
 
+@contextmanager
+def no_retry_for_bad_settings() -> Iterator[None]:
+    """A wrong param, Variable or connection fails its task at once: no retry can fix it."""
+    try:
+        yield
+    except BadSetting as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def upstream_result(task_id: str) -> Any:
+    """The XCom of an upstream task that a task running after failures still needs."""
+    found = get_current_context()["ti"].xcom_pull(task_ids=task_id)
+    if found is None:
+        raise AirflowFailException(f"{task_id} did not finish; see its log.")
+    return found
+
+
 @task
 def prepare() -> dict:
-    """Ensure the ledger schema and settle the run's date window."""
+    """Check the settings, ensure the ledger schema and settle the run's date window."""
     context = get_current_context()
     end = context.get("data_interval_end") or context["dag_run"].run_after
     params = context["params"]
-    return flow.prepare(params["from_date"], params["to_date"], dt.date(*end.timetuple()[:3]))
+    with no_retry_for_bad_settings():
+        return flow.prepare(
+            params["from_date"], params["to_date"], dt.date(*end.timetuple()[:3]), params
+        )
 
 
 @task
 def list_users() -> list[list[dict]]:
     """Active Harvest users, narrowed by the users param, one group per mapped task."""
-    users = flow.select_users(get_current_context()["params"]["users"])
+    with no_retry_for_bad_settings():
+        users = flow.select_users(get_current_context()["params"]["users"])
     return groups_of(users, conf.getint("core", "max_map_length", fallback=1024))
 
 
@@ -98,9 +123,12 @@ def check_drift() -> dict:
     return flow.drift(dry_run=get_current_context()["params"]["dry_run"])
 
 
+# diff and report run after failed extracts and loads too, so they read their inputs
+# themselves and fail at once, naming the task, when prepare or list_users did not finish.
 @task(trigger_rule="all_done")
-def diff(groups: list[list[dict]], window: dict) -> dict:
+def diff() -> dict:
     """Plan every extracted person's changes in one SQL statement."""
+    groups, window = upstream_result("list_users"), upstream_result("prepare")
     users = [user for group in groups for user in group]
     return flow.diff(users, window, get_current_context()["run_id"])
 
@@ -135,9 +163,10 @@ def load(people: list[dict], window: dict, projects: list[str]) -> list[dict]:
 
 
 @task(trigger_rule="all_done")
-def report(groups: list[list[dict]]) -> dict:
+def report() -> dict:
     """Sum the run up per person; fail the run when anyone failed."""
     context = get_current_context()
+    groups = upstream_result("list_users")
     indexes = list(range(len(groups)))
     result = flow.report(
         [user for group in groups for user in group],
@@ -226,11 +255,11 @@ def harvest_to_jira():
     drifted = check_drift()
     window >> [users, projects, drifted]
     extracted = extract.partial(window=window, projects=projects).expand(people=users)
-    planned = diff(users, window)
-    [extracted, drifted] >> planned
+    planned = diff()
+    [window, users, extracted, drifted] >> planned
     loaded = load.partial(window=window, projects=projects).expand(people=users)
     planned >> loaded
-    loaded >> report(users)
+    [users, loaded] >> report()
 
 
 harvest_to_jira()

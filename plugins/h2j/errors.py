@@ -16,6 +16,13 @@ import requests
 MAX_MESSAGE_CHARS = 300
 
 
+class BadSetting(ValueError):
+    """A param, Variable or connection value that is wrong, which no retry can fix.
+
+    The DAG fails such a task at once, with this message, instead of retrying it.
+    """
+
+
 class ApiError(Exception):
     """A Harvest or Jira call that failed for good: a 4xx, or an answer h2j cannot read.
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from h2j import settings
 from h2j.authors import Author, author_for
 from h2j.drift import check_drift
+from h2j.errors import BadSetting
 from h2j.extract import extract_user
 from h2j.harvest_hook import HarvestHook
 from h2j.issues import IssueResolver
@@ -38,12 +39,18 @@ JIRA_CONN_ID = "jira_default"
 LEDGER_CONN_ID = "h2j_postgres"
 
 
-def prepare(from_date: str | None, to_date: str | None, interval_end: dt.date) -> dict:
-    """Make sure the ledger schema is current and settle the run's window."""
+def prepare(
+    from_date: str | None,
+    to_date: str | None,
+    interval_end: dt.date,
+    params: dict[str, Any] | None = None,
+) -> dict:
+    """Check the run's settings, make sure the ledger schema is current, settle the window."""
     window = resolve_window(from_date, to_date, interval_end)
+    settings.check_run_settings(params or {})
     with closing(connect(LEDGER_CONN_ID)) as conn:
         ensure_schema(conn)
-        keep = int(settings.setting("h2j_staging_keep_days"))
+        keep = settings.staging_keep_days()
         with conn.transaction():
             conn.execute(sql("housekeeping_staging"), {"keep_days": keep})
             conn.execute(sql("housekeeping_plan"), {"keep_days": keep})
@@ -78,7 +85,7 @@ def select_users(requested: list[Any] | None) -> list[dict[str, Any]]:
     if missing:
         log.warning("No active Harvest user matches %s", ", ".join(missing))
     if not chosen:
-        raise ValueError(f"none of the requested users is an active Harvest user: {requested}")
+        raise BadSetting(f"none of the requested users is an active Harvest user: {requested}")
     log.info("Syncing %s of %s active Harvest users", len(chosen), len(users))
     return chosen
 

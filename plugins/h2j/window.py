@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from h2j.errors import BadSetting
+
 MAX_DAYS = 366
 
 
@@ -49,9 +51,9 @@ def resolve_window(from_param: str | None, to_param: str | None, end: dt.date) -
     to_date = _parse("to_date", to_param) if to_param else end
     from_date = _parse("from_date", from_param) if from_param else to_date.replace(day=1)
     if from_date > to_date:
-        raise ValueError(f"from_date {from_date} is after to_date {to_date}")
+        raise BadSetting(f"from_date {from_date} is after to_date {to_date}")
     if (to_date - from_date).days >= MAX_DAYS:
-        raise ValueError(
+        raise BadSetting(
             f"the window {from_date}..{to_date} is longer than {MAX_DAYS} days; "
             "backfill a long period month by month"
         )
@@ -62,4 +64,4 @@ def _parse(name: str, value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"{name} {value!r} is not a date like 2026-11-30") from None
+        raise BadSetting(f"{name} {value!r} is not a date like 2026-11-30") from None
