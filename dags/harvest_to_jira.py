@@ -95,7 +95,8 @@ def list_users() -> list[list[dict]]:
 @task
 def list_projects() -> list[str]:
     """Jira project keys: a key in the notes must name one of them."""
-    return flow.known_projects()
+    with no_retry_for_bad_settings():
+        return flow.known_projects()
 
 
 # A mapped task does not take its doc from the docstring, so it is given explicitly.
@@ -120,7 +121,8 @@ def extract(people: list[dict], window: dict, projects: list[str]) -> list[dict]
 @task
 def check_drift() -> dict:
     """Find worklogs changed or deleted by hand in Jira since the last run."""
-    return flow.drift(dry_run=get_current_context()["params"]["dry_run"])
+    with no_retry_for_bad_settings():
+        return flow.drift(dry_run=get_current_context()["params"]["dry_run"])
 
 
 # diff and report run after failed extracts and loads too, so they read their inputs

@@ -3,6 +3,9 @@ before anything is staged or written."""
 
 from __future__ import annotations
 
+import json
+import os
+
 import psycopg
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
@@ -53,6 +56,28 @@ def test_a_bad_setting_fails_the_run_before_anything_is_written(
     assert result.task_states[failed] == ["failed"]
     assert result.task_states["diff"] == ["failed"]
     assert result.report is None
+    assert world.jira_writes() == 0
+    assert staged_rows(ledger_dsn) == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "field", "failed"),
+    [
+        ("AIRFLOW_CONN_JIRA_DEFAULT", "password", "list_projects"),
+        ("AIRFLOW_CONN_HARVEST_DEFAULT", "extra", "list_users"),
+    ],
+)
+def test_a_connection_missing_a_field_fails_at_once(
+    world, run_dag, ledger_dsn, monkeypatch, variable, field, failed
+):
+    conn = json.loads(os.environ[variable])
+    conn.pop(field)
+    monkeypatch.setenv(variable, json.dumps(conn))
+
+    result = run_dag(WINDOW)
+
+    assert not result.succeeded
+    assert result.task_states[failed] == ["failed"]
     assert world.jira_writes() == 0
     assert staged_rows(ledger_dsn) == 0
 

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from h2j.errors import ApiError
+from h2j.errors import ApiError, BadSetting
 from h2j.http_base import BearerAuth, PolicyHttpHook
 from h2j.retry import RateLimiter, RetryPolicy
 
@@ -58,7 +58,7 @@ class HarvestHook(PolicyHttpHook):
         """The Harvest account id from the connection's ``account_id`` extra."""
         value = self.extras.get("account_id")
         if value in (None, ""):
-            raise ValueError(f"connection {self.harvest_conn_id!r} lacks extra 'account_id'")
+            raise BadSetting(f"connection {self.harvest_conn_id!r} lacks extra 'account_id'")
         return str(value)
 
     @property
@@ -66,7 +66,7 @@ class HarvestHook(PolicyHttpHook):
         """``h2j (<contact>)``: Harvest wants each client named with a way to reach its owner."""
         contact = self.extras.get("user_agent")
         if not contact:
-            raise ValueError(
+            raise BadSetting(
                 f"connection {self.harvest_conn_id!r} lacks extra 'user_agent' "
                 "(a contact e-mail for Harvest)"
             )
@@ -75,7 +75,7 @@ class HarvestHook(PolicyHttpHook):
     def configure_session(self, session: requests.Session) -> None:
         token = self.connection.password
         if not token:
-            raise ValueError(f"connection {self.harvest_conn_id!r} has no token in password")
+            raise BadSetting(f"connection {self.harvest_conn_id!r} has no token in password")
         session.auth = BearerAuth(token)
         session.headers["Harvest-Account-Id"] = self.account_id
         session.headers["User-Agent"] = self.user_agent

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from h2j.errors import ApiError
+from h2j.errors import ApiError, BadSetting
 from h2j.retry import DEFAULT_POLICY, RetryPolicy, send
 
 
@@ -42,9 +42,9 @@ def site_url(host: str | None, schema: str | None, port: int | None) -> str:
     written as a URI puts the URL's path there, and guessing would send tokens astray.
     """
     if not host:
-        raise ValueError("the connection has no host")
+        raise BadSetting("the connection has no host")
     if schema and schema.lower() not in ("http", "https"):
-        raise ValueError(
+        raise BadSetting(
             f"connection schema must be http or https, not {schema!r}; "
             "define the connection in JSON form with the path in host"
         )

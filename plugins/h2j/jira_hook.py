@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.auth import HTTPBasicAuth
 
-from h2j.errors import ApiError
+from h2j.errors import ApiError, BadSetting
 from h2j.http_base import BearerAuth, PolicyHttpHook, site_url
 
 API_VERSIONS = ("2", "3")
@@ -50,7 +50,7 @@ class JiraHook(PolicyHttpHook):
         """``"3"`` or ``"2"``, from the connection's ``api_version`` extra."""
         version = str(self.extras.get("api_version", "3")).strip()
         if version not in API_VERSIONS:
-            raise ValueError(f"connection {self.jira_conn_id!r}: api_version must be 2 or 3")
+            raise BadSetting(f"connection {self.jira_conn_id!r}: api_version must be 2 or 3")
         return version
 
     @property
@@ -65,14 +65,14 @@ class JiraHook(PolicyHttpHook):
     def configure_session(self, session: requests.Session) -> None:
         conn = self.connection
         if not conn.password:
-            raise ValueError(f"connection {self.jira_conn_id!r} has no token in password")
+            raise BadSetting(f"connection {self.jira_conn_id!r} has no token in password")
         mode = str(self.extras.get("auth", "basic")).lower()
         if mode == "bearer":
             session.auth = BearerAuth(conn.password)
         elif mode == "basic" and conn.login:
             session.auth = HTTPBasicAuth(conn.login, conn.password)
         else:
-            raise ValueError(
+            raise BadSetting(
                 f"connection {self.jira_conn_id!r}: Basic auth needs a login (e-mail); "
                 "extra 'auth' may be 'basic' or 'bearer'"
             )
