@@ -33,6 +33,14 @@ def staged_rows(dsn: str) -> int:
         return conn.execute("SELECT count(*) FROM h2j.staging").fetchone()[0]
 
 
+def assert_stopped_before_writing(result, failed: str, world: World, dsn: str) -> None:
+    """The run failed in task ``failed`` with nothing staged and nothing written to Jira."""
+    assert not result.succeeded
+    assert result.task_states[failed] == ["failed"]
+    assert world.jira_writes() == 0
+    assert staged_rows(dsn) == 0
+
+
 @pytest.mark.parametrize(
     ("conf", "variables", "failed"),
     [
@@ -52,12 +60,9 @@ def test_a_bad_setting_fails_the_run_before_anything_is_written(
 
     result = run_dag(conf)
 
-    assert not result.succeeded
-    assert result.task_states[failed] == ["failed"]
+    assert_stopped_before_writing(result, failed, world, ledger_dsn)
     assert result.task_states["diff"] == ["failed"]
     assert result.report is None
-    assert world.jira_writes() == 0
-    assert staged_rows(ledger_dsn) == 0
 
 
 @pytest.mark.parametrize(
@@ -76,10 +81,7 @@ def test_a_connection_missing_a_field_fails_at_once(
 
     result = run_dag(WINDOW)
 
-    assert not result.succeeded
-    assert result.task_states[failed] == ["failed"]
-    assert world.jira_writes() == 0
-    assert staged_rows(ledger_dsn) == 0
+    assert_stopped_before_writing(result, failed, world, ledger_dsn)
 
 
 @pytest.mark.parametrize(

@@ -1,2 +1,2 @@
--- Plans are kept for the report and for audit of recent runs only.
+-- Plans are kept for audit of recent runs only.
 DELETE FROM h2j.plan WHERE planned_at < now() - make_interval(days => %(keep_days)s)

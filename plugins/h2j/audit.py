@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from h2j.convert import same_minutes
 from h2j.issues import IssueResolver
 from h2j.jira_hook import comment_text as jira_comment_text
+from h2j.jira_time import instant
 from h2j.rebuild import (
     Claim,
     People,
@@ -26,7 +27,6 @@ from h2j.rebuild import (
     dated_in,
     find_claims,
     harvest_entries,
-    instant,
     issue_keys,
     oldest_first,
     same_text,

@@ -38,6 +38,7 @@ from h2j.flow import HARVEST_CONN_ID, JIRA_CONN_ID, jira_site, person_for, user_
 from h2j.harvest_hook import HarvestHook
 from h2j.jira_hook import JiraHook
 from h2j.jira_hook import comment_text as jira_comment_text
+from h2j.jira_time import instant
 from h2j.schema import ensure_schema
 from h2j.sql import sql
 from h2j.staging import Person
@@ -47,7 +48,6 @@ from h2j.writes import PROPERTY_KEY
 log = logging.getLogger(__name__)
 
 RUN_ID = "rebuild-ledger"
-JIRA_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
 NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
@@ -191,14 +191,6 @@ def harvest_entries(harvest, user_ids, window: Window) -> dict[int, dict[str, An
                 (e["id"], e) for e in page if isinstance(e, dict) and isinstance(e.get("id"), int)
             )
     return entries
-
-
-def instant(text: Any) -> dt.datetime | None:
-    """The moment in a Jira datetime (``2026-11-03T09:00:00.000-0500``), else None."""
-    try:
-        return dt.datetime.strptime(text, JIRA_TIME)
-    except (TypeError, ValueError):
-        return None
 
 
 def local_day(text: Any, zone: str) -> dt.date | None:
